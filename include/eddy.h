@@ -1,0 +1,13 @@
+/*
+ * eddy.h: the whole public API of eddy, a multi-reactor work-stealing async
+ * runtime for C. See docs/guide.md.
+ */
+#ifndef EDDY_H
+#define EDDY_H
+
+#include <eddy/common.h>
+#include <eddy/version.h>
+#include <eddy/rt.h>
+#include <eddy/sync.h>
+
+#endif /* EDDY_H */

@@ -1,0 +1,66 @@
+/*
+ * eddy/common.h: conventions shared by every eddy header: the export macro,
+ * the error channel (negative errno) and the entry-point type of a task.
+ *
+ * Every eddy function that can fail returns an int (or ssize_t): >= 0 on
+ * success, a negative errno value on failure. errno is never the error
+ * channel: a task may resume on another thread after a suspension, where
+ * errno belongs to somebody else.
+ */
+#ifndef EDDY_COMMON_H
+#define EDDY_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(EDDY_BUILDING) && defined(__GNUC__)
+#define EDDY_API __attribute__((visibility("default")))
+#else
+#define EDDY_API
+#endif
+
+#if defined(__GNUC__)
+#define EDDY_DEPRECATED(ver, msg) __attribute__((deprecated("since " #ver ": " msg)))
+#else
+#define EDDY_DEPRECATED(ver, msg)
+#endif
+
+/**
+ * Entry point of a task: receives the arg given to spawn; its return value is
+ * the task's result, handed to whoever joins it.
+ */
+typedef void *(*eddy_fn)(void *arg);
+
+/** Join handle of a spawned task (see eddy/rt.h). */
+typedef struct eddy_task eddy_task;
+
+/**
+ * Error codes that have no errno equivalent live in a reserved block far
+ * below any errno value (as libuv keeps EAI_* at -3000). Values are explicit
+ * and never reused.
+ */
+enum {
+    EDDY_ERR_BASE = -3000,
+    EDDY_EAI_NONAME = -3001,  /**< host name not known */
+    EDDY_EAI_AGAIN = -3002,   /**< temporary DNS failure */
+    EDDY_EAI_FAIL = -3003     /**< permanent DNS failure */
+};
+
+/**
+ * Names an error returned by any eddy call: a negative errno value or one of
+ * the EDDY_E* codes. Returns a static string, never NULL ("Unknown error N"
+ * style text for values it does not know; "Success" for 0 and above).
+ *
+ * Thread safety: any thread.
+ */
+EDDY_API const char *eddy_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EDDY_COMMON_H */

@@ -1,0 +1,271 @@
+/*
+ * eddy/rt.h: the runtime (worker threads with their reactors, timers and run
+ * queues), tasks (stackful fibers) and per-worker metrics.
+ *
+ * "Suspends" below means: inside a task, the calling task gives up its worker
+ * until the call is done (the worker runs other tasks meanwhile); on a plain
+ * thread, the call blocks the thread. Every suspending call returns
+ * -ECANCELED once its task was aborted and -ETIMEDOUT once an enclosing
+ * deadline (eddy_deadline_push) passed.
+ */
+#ifndef EDDY_RT_H
+#define EDDY_RT_H
+
+#include <eddy/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct eddy_rt eddy_rt;
+
+/** I/O backends (eddy_rt_config.io_backend). Values are fixed. */
+enum {
+    EDDY_IO_AUTO = 0,  /**< io_uring where the kernel allows it, else epoll */
+    EDDY_IO_EPOLL = 1,
+    EDDY_IO_URING = 2
+};
+
+/**
+ * Runtime configuration. Initialise with eddy_rt_config_init() and then set
+ * the fields you care about; new fields take the reserved slots, so a program
+ * built against an older header keeps working.
+ */
+typedef struct eddy_rt_config {
+    unsigned workers;          /**< worker threads; 0: one per online CPU */
+    size_t stack_size;         /**< default fiber stack, bytes; 0: 64 KiB */
+    unsigned blocking_threads; /**< cap of the blocking pool; 0: 64 */
+    int io_backend;            /**< EDDY_IO_AUTO, EDDY_IO_EPOLL, EDDY_IO_URING */
+    bool work_stealing;        /**< default true; false: shared-nothing
+                                    thread-per-core (tasks never change worker) */
+    bool pin_workers;          /**< pin worker i to CPU i (modulo online CPUs) */
+    void *reserved[4];         /**< zero; room to grow without breaking ABI */
+} eddy_rt_config;
+
+/**
+ * Fills *cfg with the defaults: workers 0, stack_size 0 (64 KiB),
+ * blocking_threads 0 (64), io_backend EDDY_IO_AUTO, work_stealing true,
+ * pin_workers false.
+ *
+ * Thread safety: any thread.
+ */
+EDDY_API void eddy_rt_config_init(eddy_rt_config *cfg);
+
+/**
+ * Creates a runtime and starts its workers. cfg may be NULL (defaults); it is
+ * copied. On success *out holds the runtime, released with eddy_rt_free().
+ *
+ * Errors: -EINVAL (out NULL, stack_size below 16 KiB or above 1 GiB,
+ * workers above 1024, unknown io_backend), -ENOMEM, or the errno of a failed
+ * thread or epoll creation. Does not suspend.
+ *
+ * Thread safety: any thread; several runtimes may live in one process.
+ */
+EDDY_API int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg);
+
+/**
+ * Runs fn(arg) as a task on rt and blocks the calling thread until it ends.
+ * *result (when result is not NULL) receives fn's return value.
+ *
+ * Errors: -EINVAL (rt or fn NULL), -EPERM when called from one of rt's own
+ * workers (it would block the worker: spawn and join instead), -ECANCELED if
+ * the task was aborted (by eddy_rt_shutdown), -ENOMEM, -ESHUTDOWN if rt is
+ * shutting down.
+ *
+ * Thread safety: any thread that is not a worker of rt.
+ */
+EDDY_API int eddy_rt_block_on(eddy_rt *rt, eddy_fn fn, void *arg, void **result);
+
+/**
+ * Spawns fn(arg) as a task on rt from any thread (a worker of rt, a worker of
+ * another runtime, or a plain thread). With out NULL the task is detached;
+ * otherwise *out is its join handle, to be given to eddy_join() or
+ * eddy_detach() exactly once.
+ *
+ * Errors: -EINVAL, -ENOMEM, -ESHUTDOWN (rt is shutting down). Does not suspend.
+ *
+ * Thread safety: any thread.
+ */
+EDDY_API int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg);
+
+/**
+ * Shuts rt down: refuses new spawns, waits up to grace_ms for the running
+ * tasks to end by themselves, then aborts the rest (their suspensions return
+ * -ECANCELED) and waits up to grace_ms more for them to unwind. Tasks still
+ * alive after that are dropped: their stacks are released without running
+ * them further. Workers stop. A negative grace_ms waits without limit.
+ *
+ * Returns 0 when every task ended by itself, -ETIMEDOUT when some had to be
+ * aborted or dropped, -EINVAL (rt NULL), -EPERM when called from a worker
+ * of rt. Blocks the calling thread. Calling it again returns 0 at once.
+ *
+ * Thread safety: any thread that is not a worker of rt.
+ */
+EDDY_API int eddy_rt_shutdown(eddy_rt *rt, int64_t grace_ms);
+
+/**
+ * Shuts rt down (as eddy_rt_shutdown(rt, 0) when not yet done) and frees it.
+ * NULL is a no-op. Join handles of rt's tasks stay valid: joining them returns
+ * at once (-ECANCELED for the tasks that were aborted or dropped).
+ *
+ * Thread safety: any thread that is not a worker of rt; rt must not be used
+ * after.
+ */
+EDDY_API void eddy_rt_free(eddy_rt *rt);
+
+/**
+ * The runtime whose worker runs the caller, NULL on any other thread
+ * (including blocking-pool threads).
+ *
+ * Thread safety: any thread.
+ */
+EDDY_API eddy_rt *eddy_rt_current(void);
+
+/* ------------------------------------------------------------------ tasks */
+
+/** Options of eddy_spawn_ex(). Zero-initialise, or use eddy_spawn_opts_init. */
+typedef struct eddy_spawn_opts {
+    size_t stack_size; /**< 0: the runtime's default */
+    const char *name;  /**< for debugging; copied (up to 31 bytes); may be NULL */
+    int worker;        /**< -1: any; k: start on worker k (it stays there when
+                            work_stealing is off) */
+    void *reserved[4];
+} eddy_spawn_opts;
+
+/** Sets stack_size 0, name NULL, worker -1. */
+EDDY_API void eddy_spawn_opts_init(eddy_spawn_opts *o);
+
+/**
+ * Spawns fn(arg) on the current runtime (the caller must run in a task or on
+ * a worker). out NULL: detached; else *out is the join handle.
+ *
+ * Errors: -EPERM outside a runtime (use eddy_rt_spawn), -EINVAL (fn NULL),
+ * -ENOMEM, -ESHUTDOWN. Does not suspend.
+ *
+ * Thread safety: any worker thread.
+ */
+EDDY_API int eddy_spawn(eddy_task **out, eddy_fn fn, void *arg);
+
+/**
+ * eddy_spawn with options (o may be NULL). Errors as eddy_spawn, plus
+ * -EINVAL for a worker index out of range or a stack size below 16 KiB or
+ * above 1 GiB.
+ */
+EDDY_API int eddy_spawn_ex(eddy_task **out, eddy_fn fn, void *arg, const eddy_spawn_opts *o);
+
+/**
+ * Runs fn(arg) on the runtime's blocking thread pool (for code that blocks:
+ * file I/O, getaddrinfo, CPU-heavy work). Joinable like any task. Once
+ * started it cannot be aborted: eddy_abort only stops it from starting.
+ * The pool has at most eddy_rt_config.blocking_threads threads; further work
+ * waits for a free one. From a plain thread, uses the runtime given by
+ * eddy_rt_current(), so it must run on a worker: -EPERM otherwise.
+ *
+ * Errors: -EPERM, -EINVAL, -ENOMEM, -ESHUTDOWN. Does not suspend.
+ */
+EDDY_API int eddy_spawn_blocking(eddy_task **out, eddy_fn fn, void *arg);
+
+/** eddy_spawn_blocking on an explicit runtime, from any thread. */
+EDDY_API int eddy_rt_spawn_blocking(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg);
+
+/**
+ * Waits for task t to end and consumes the handle. *result (result may be
+ * NULL) receives fn's return value.
+ *
+ * Returns 0, or -ECANCELED when t was aborted (if fn still returned a value
+ * after the abort, *result receives it anyway so nothing leaks), -EINVAL
+ * (t NULL, or a handle already joined or detached), -EPERM when t is the
+ * calling task, and, for the calling task's own cancellation or deadline,
+ * -ECANCELED / -ETIMEDOUT with the handle left valid (join again or detach).
+ * Suspends.
+ *
+ * Thread safety: any thread; one joiner per handle.
+ */
+EDDY_API int eddy_join(eddy_task *t, void **result);
+
+/**
+ * eddy_join with a timeout (negative: none). -ETIMEDOUT leaves the handle
+ * valid. Suspends.
+ */
+EDDY_API int eddy_join_timeout(eddy_task *t, void **result, int64_t timeout_ms);
+
+/**
+ * Gives up the handle; the task runs on. NULL or a spent handle is ignored.
+ * Thread safety: any thread.
+ */
+EDDY_API void eddy_detach(eddy_task *t);
+
+/**
+ * Asks task t to stop: its pending and future suspensions return -ECANCELED
+ * (a task not yet started never runs). Cooperative: a task that never
+ * suspends runs to its end. The handle stays valid; eddy_join then returns
+ * -ECANCELED. Returns 0, -EINVAL for NULL or a spent handle.
+ *
+ * Thread safety: any thread.
+ */
+EDDY_API int eddy_abort(eddy_task *t);
+
+/**
+ * Lets the worker run other tasks, then resumes the caller (at the back of
+ * the run queue). Outside a task, sched_yield(). Does not fail.
+ */
+EDDY_API void eddy_yield(void);
+
+/**
+ * Sleeps ms milliseconds (<= 0: yields once). Returns 0, -ECANCELED or
+ * -ETIMEDOUT (deadline). Suspends; on a plain thread, nanosleep.
+ */
+EDDY_API int eddy_sleep_ms(int64_t ms);
+
+/** Sleeps until eddy_now_ns() >= deadline_ns. As eddy_sleep_ms. */
+EDDY_API int eddy_sleep_until_ns(uint64_t deadline_ns);
+
+/** Monotonic clock, nanoseconds (CLOCK_MONOTONIC). Any thread. */
+EDDY_API uint64_t eddy_now_ns(void);
+
+/**
+ * Opens a deadline scope in the calling task: from now until the matching
+ * eddy_deadline_pop(), every suspending call returns -ETIMEDOUT once
+ * timeout_ms have passed. Scopes nest; an inner scope never extends an outer
+ * one. Returns 0, -EPERM outside a task, -ENOMEM.
+ */
+EDDY_API int eddy_deadline_push(int64_t timeout_ms);
+
+/** Closes the innermost deadline scope (no-op when there is none). */
+EDDY_API void eddy_deadline_pop(void);
+
+/** Index of the worker running the caller, -1 outside a worker. */
+EDDY_API int eddy_worker_index(void);
+
+/* ---------------------------------------------------------------- metrics */
+
+/**
+ * Counters of one worker since the runtime started. Readable at any time from
+ * any thread; each field is read atomically, the set is not a snapshot.
+ */
+typedef struct eddy_worker_metrics {
+    uint64_t polls;          /**< task runs */
+    uint64_t spawned;        /**< tasks spawned on this worker */
+    uint64_t stolen;         /**< tasks this worker stole from others */
+    uint64_t steal_attempts; /**< steal operations tried */
+    uint64_t parks;          /**< times the worker went to sleep */
+    uint64_t global_pulls;   /**< tasks taken from the global/inbox queues */
+    uint64_t io_events;      /**< readiness events handled */
+    uint64_t timers_fired;   /**< timers expired on this worker's wheel */
+    uint64_t busy_ns;        /**< time spent running tasks */
+    uint32_t queue_depth;    /**< tasks in the local run queue now */
+} eddy_worker_metrics;
+
+/** Number of workers of rt (0 for NULL). Any thread. */
+EDDY_API unsigned eddy_rt_workers(eddy_rt *rt);
+
+/**
+ * Copies worker's counters into *m. -EINVAL for a NULL argument or a worker
+ * index out of range. Any thread.
+ */
+EDDY_API int eddy_rt_worker_metrics(eddy_rt *rt, unsigned worker, eddy_worker_metrics *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EDDY_RT_H */

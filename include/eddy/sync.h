@@ -1,0 +1,133 @@
+/*
+ * eddy/sync.h: channels, mutex, semaphore, notify and waitgroup for tasks.
+ *
+ * Every primitive works between tasks on different workers and between a
+ * task and a plain thread (a plain thread blocks where a task suspends).
+ * Suspending calls return -ECANCELED once the calling task was aborted and
+ * -ETIMEDOUT once an enclosing deadline passed; they never lose a wakeup.
+ * Handles may be used from any thread; _free must come after every other use.
+ */
+#ifndef EDDY_SYNC_H
+#define EDDY_SYNC_H
+
+#include <eddy/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- channel */
+
+typedef struct eddy_chan eddy_chan;
+
+/**
+ * Creates a channel of capacity elements of elem_size bytes each (elements
+ * are copied in and out). capacity 0 makes a rendezvous channel: a send
+ * completes only when a receiver takes the element.
+ * Errors: -EINVAL (out NULL, elem_size 0 or above 64 KiB), -ENOMEM.
+ */
+EDDY_API int eddy_chan_new(eddy_chan **out, size_t capacity, size_t elem_size);
+
+/**
+ * Sends a copy of *elem, suspending while the channel is full (or, for a
+ * rendezvous channel, until a receiver takes it). -EPIPE once the channel is
+ * closed (the element was not sent). Suspends.
+ */
+EDDY_API int eddy_chan_send(eddy_chan *c, const void *elem);
+
+/**
+ * Receives into *elem, suspending while the channel is empty. After
+ * eddy_chan_close, the buffered elements are still delivered; then -EPIPE.
+ * Suspends.
+ */
+EDDY_API int eddy_chan_recv(eddy_chan *c, void *elem);
+
+/** As eddy_chan_send but never suspends: -EAGAIN when it would. */
+EDDY_API int eddy_chan_try_send(eddy_chan *c, const void *elem);
+/** As eddy_chan_recv but never suspends: -EAGAIN when empty. */
+EDDY_API int eddy_chan_try_recv(eddy_chan *c, void *elem);
+/** eddy_chan_send bounded by timeout_ms (negative: none): -ETIMEDOUT. */
+EDDY_API int eddy_chan_send_timeout(eddy_chan *c, const void *elem, int64_t timeout_ms);
+/** eddy_chan_recv bounded by timeout_ms (negative: none): -ETIMEDOUT. */
+EDDY_API int eddy_chan_recv_timeout(eddy_chan *c, void *elem, int64_t timeout_ms);
+
+/**
+ * Closes the channel: pending and later sends fail with -EPIPE, receivers
+ * drain what is buffered and then get -EPIPE. Wakes every waiter. Idempotent.
+ */
+EDDY_API void eddy_chan_close(eddy_chan *c);
+
+/** Frees the channel (buffered elements are dropped). NULL: no-op. */
+EDDY_API void eddy_chan_free(eddy_chan *c);
+
+/* ------------------------------------------------------------------ mutex */
+
+typedef struct eddy_mutex eddy_mutex;
+
+/** Creates an unlocked mutex. -EINVAL, -ENOMEM. */
+EDDY_API int eddy_mutex_new(eddy_mutex **out);
+/**
+ * Locks, suspending while another holder has it (FIFO hand-off to waiters).
+ * Not recursive. -ECANCELED / -ETIMEDOUT leave it unlocked by the caller.
+ */
+EDDY_API int eddy_mutex_lock(eddy_mutex *m);
+/** Locks if free, else -EBUSY. Never suspends. */
+EDDY_API int eddy_mutex_trylock(eddy_mutex *m);
+/** Unlocks (may be called from another task or thread than the locker). */
+EDDY_API void eddy_mutex_unlock(eddy_mutex *m);
+/** Frees an unlocked mutex with no waiters. NULL: no-op. */
+EDDY_API void eddy_mutex_free(eddy_mutex *m);
+
+/* -------------------------------------------------------------- semaphore */
+
+typedef struct eddy_sem eddy_sem;
+
+/** Creates a counting semaphore holding initial permits. -EINVAL, -ENOMEM. */
+EDDY_API int eddy_sem_new(eddy_sem **out, unsigned initial);
+/** Takes one permit, suspending until one is free. Suspends. */
+EDDY_API int eddy_sem_acquire(eddy_sem *s);
+/** Takes one permit if available, else -EAGAIN. Never suspends. */
+EDDY_API int eddy_sem_try_acquire(eddy_sem *s);
+/** Returns one permit (wakes the oldest waiter). */
+EDDY_API void eddy_sem_release(eddy_sem *s);
+/** Frees a semaphore with no waiters. NULL: no-op. */
+EDDY_API void eddy_sem_free(eddy_sem *s);
+
+/* ----------------------------------------------------------------- notify */
+
+typedef struct eddy_notify eddy_notify;
+
+/** Creates a notify (condition-variable-like, with one stored permit). */
+EDDY_API int eddy_notify_new(eddy_notify **out);
+/**
+ * Waits for a notification, at most timeout_ms (-1: no timeout). A
+ * notify_one with nobody waiting leaves a permit that the next wait consumes
+ * at once, so no wakeup is lost. Returns 0, -ETIMEDOUT, -ECANCELED. Suspends.
+ */
+EDDY_API int eddy_notify_wait(eddy_notify *n, int64_t timeout_ms);
+/** Wakes the oldest waiter, or stores the permit when nobody waits. */
+EDDY_API void eddy_notify_one(eddy_notify *n);
+/** Wakes every current waiter (stores no permit). */
+EDDY_API void eddy_notify_all(eddy_notify *n);
+/** Frees a notify with no waiters. NULL: no-op. */
+EDDY_API void eddy_notify_free(eddy_notify *n);
+
+/* -------------------------------------------------------------- waitgroup */
+
+typedef struct eddy_waitgroup eddy_waitgroup;
+
+/** Creates a waitgroup with counter 0. */
+EDDY_API int eddy_waitgroup_new(eddy_waitgroup **out);
+/** Adds n (may be negative) to the counter; reaching 0 wakes the waiters. */
+EDDY_API void eddy_waitgroup_add(eddy_waitgroup *w, int n);
+/** eddy_waitgroup_add(w, -1). */
+EDDY_API void eddy_waitgroup_done(eddy_waitgroup *w);
+/** Suspends until the counter is 0 (at once when it is). */
+EDDY_API int eddy_waitgroup_wait(eddy_waitgroup *w);
+/** Frees a waitgroup with no waiters. NULL: no-op. */
+EDDY_API void eddy_waitgroup_free(eddy_waitgroup *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EDDY_SYNC_H */

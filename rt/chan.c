@@ -1,0 +1,199 @@
+/*
+ * rt/chan.c: bounded and rendezvous channels. Elements are copied into a
+ * ring buffer; a sender that finds a waiting receiver hands the element
+ * straight into the receiver's buffer, and a receiver that frees a slot
+ * moves the oldest waiting sender's element in (so senders stay FIFO). A
+ * rendezvous channel (capacity 0) only ever hands over directly.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <eddy/sync.h>
+
+#include "rt/rt_int.h"
+#include "rt/waitq.h"
+#include "sched/alloc.h"
+
+#define MAX_ELEM (64u * 1024u)
+
+struct eddy_chan {
+    pthread_mutex_t lock;
+    size_t cap, esz;             /* immutable after new */
+    char *buf;                   /* guarded by: lock; cap * esz bytes */
+    size_t head, count;          /* guarded by: lock */
+    bool closed;                 /* guarded by: lock */
+    struct eddy__waitq senders;  /* guarded by: lock; data: const elem */
+    struct eddy__waitq receivers; /* guarded by: lock; data: elem out */
+};
+
+int eddy_chan_new(eddy_chan **out, size_t capacity, size_t elem_size)
+{
+    if (out == NULL || elem_size == 0 || elem_size > MAX_ELEM ||
+        (capacity != 0 && capacity > SIZE_MAX / elem_size))
+        return -EINVAL;
+    eddy_chan *c = eddy__calloc(sizeof *c);
+    if (c == NULL)
+        return -ENOMEM;
+    if (capacity > 0) {
+        c->buf = eddy__alloc(capacity * elem_size);
+        if (c->buf == NULL) {
+            eddy__dealloc(c, sizeof *c);
+            return -ENOMEM;
+        }
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->cap = capacity;
+    c->esz = elem_size;
+    *out = c;
+    return 0;
+}
+
+void eddy_chan_free(eddy_chan *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    if (c->buf != NULL)
+        eddy__dealloc(c->buf, c->cap * c->esz);
+    eddy__dealloc(c, sizeof *c);
+}
+
+static void buf_push(eddy_chan *c, const void *elem)
+{
+    size_t tail = (c->head + c->count) % c->cap;
+    memcpy(c->buf + tail * c->esz, elem, c->esz);
+    c->count++;
+}
+
+static void buf_pop(eddy_chan *c, void *elem)
+{
+    memcpy(elem, c->buf + c->head * c->esz, c->esz);
+    c->head = (c->head + 1) % c->cap;
+    c->count--;
+}
+
+/* timeout_ms: -1 none; try: never wait. */
+static int send(eddy_chan *c, const void *elem, int64_t timeout_ms, bool try)
+{
+    if (c == NULL || elem == NULL)
+        return -EINVAL;
+    if (!try) {
+        int rc = eddy__wait_check();
+        if (rc < 0)
+            return rc;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->closed) {
+        pthread_mutex_unlock(&c->lock);
+        return -EPIPE;
+    }
+    struct eddy__waiter *r = eddy__waitq_pop(&c->receivers);
+    if (r != NULL) { /* a receiver waits: the buffer is empty */
+        memcpy(r->data, elem, c->esz);
+        eddy__waiter_signal(r, EDDY__W_SIGNALLED);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    if (c->count < c->cap) {
+        buf_push(c, elem);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    if (try) {
+        pthread_mutex_unlock(&c->lock);
+        return -EAGAIN;
+    }
+    struct eddy__waiter w;
+    int rc = eddy__waiter_init(&w, (void *)elem);
+    if (rc < 0) {
+        pthread_mutex_unlock(&c->lock);
+        return rc;
+    }
+    eddy__waitq_push(&c->senders, &w);
+    rc = eddy__waitq_wait(&c->lock, &c->senders, &w, eddy__deadline_after_ms(timeout_ms));
+    pthread_mutex_unlock(&c->lock);
+    if (rc == EDDY__W_SIGNALLED)
+        return 0;
+    if (rc == EDDY__W_CLOSED)
+        return -EPIPE;
+    return rc;
+}
+
+static int recv(eddy_chan *c, void *elem, int64_t timeout_ms, bool try)
+{
+    if (c == NULL || elem == NULL)
+        return -EINVAL;
+    if (!try) {
+        int rc = eddy__wait_check();
+        if (rc < 0)
+            return rc;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->count > 0) {
+        buf_pop(c, elem);
+        struct eddy__waiter *s = eddy__waitq_pop(&c->senders);
+        if (s != NULL) { /* room now: the oldest waiting sender gets in */
+            buf_push(c, s->data);
+            eddy__waiter_signal(s, EDDY__W_SIGNALLED);
+        }
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    struct eddy__waiter *s = eddy__waitq_pop(&c->senders);
+    if (s != NULL) { /* rendezvous: take it from the sender */
+        memcpy(elem, s->data, c->esz);
+        eddy__waiter_signal(s, EDDY__W_SIGNALLED);
+        pthread_mutex_unlock(&c->lock);
+        return 0;
+    }
+    if (c->closed) {
+        pthread_mutex_unlock(&c->lock);
+        return -EPIPE;
+    }
+    if (try) {
+        pthread_mutex_unlock(&c->lock);
+        return -EAGAIN;
+    }
+    struct eddy__waiter w;
+    int rc = eddy__waiter_init(&w, elem);
+    if (rc < 0) {
+        pthread_mutex_unlock(&c->lock);
+        return rc;
+    }
+    eddy__waitq_push(&c->receivers, &w);
+    rc = eddy__waitq_wait(&c->lock, &c->receivers, &w, eddy__deadline_after_ms(timeout_ms));
+    pthread_mutex_unlock(&c->lock);
+    if (rc == EDDY__W_SIGNALLED)
+        return 0;
+    if (rc == EDDY__W_CLOSED)
+        return -EPIPE;
+    return rc;
+}
+
+int eddy_chan_send(eddy_chan *c, const void *elem) { return send(c, elem, -1, false); }
+int eddy_chan_recv(eddy_chan *c, void *elem) { return recv(c, elem, -1, false); }
+int eddy_chan_try_send(eddy_chan *c, const void *elem) { return send(c, elem, -1, true); }
+int eddy_chan_try_recv(eddy_chan *c, void *elem) { return recv(c, elem, -1, true); }
+
+int eddy_chan_send_timeout(eddy_chan *c, const void *elem, int64_t timeout_ms)
+{
+    return send(c, elem, timeout_ms, false);
+}
+
+int eddy_chan_recv_timeout(eddy_chan *c, void *elem, int64_t timeout_ms)
+{
+    return recv(c, elem, timeout_ms, false);
+}
+
+void eddy_chan_close(eddy_chan *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (!c->closed) {
+        c->closed = true;
+        eddy__waitq_signal_all(&c->senders, EDDY__W_CLOSED);
+        eddy__waitq_signal_all(&c->receivers, EDDY__W_CLOSED);
+    }
+    pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,155 @@
+/*
+ * rt/notify.c: notify (one stored permit, like Tokio's Notify) and the
+ * waitgroup (Go's sync.WaitGroup for tasks and threads).
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include <eddy/sync.h>
+
+#include "rt/rt_int.h"
+#include "rt/waitq.h"
+#include "sched/alloc.h"
+
+struct eddy_notify {
+    pthread_mutex_t lock;
+    bool permit;                /* guarded by: lock */
+    struct eddy__waitq waiters; /* guarded by: lock */
+};
+
+int eddy_notify_new(eddy_notify **out)
+{
+    if (out == NULL)
+        return -EINVAL;
+    eddy_notify *n = eddy__calloc(sizeof *n);
+    if (n == NULL)
+        return -ENOMEM;
+    pthread_mutex_init(&n->lock, NULL);
+    *out = n;
+    return 0;
+}
+
+void eddy_notify_free(eddy_notify *n)
+{
+    if (n == NULL)
+        return;
+    pthread_mutex_destroy(&n->lock);
+    eddy__dealloc(n, sizeof *n);
+}
+
+int eddy_notify_wait(eddy_notify *n, int64_t timeout_ms)
+{
+    if (n == NULL)
+        return -EINVAL;
+    int rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&n->lock);
+    if (n->permit) {
+        n->permit = false;
+        pthread_mutex_unlock(&n->lock);
+        return 0;
+    }
+    struct eddy__waiter w;
+    rc = eddy__waiter_init(&w, NULL);
+    if (rc == 0) {
+        eddy__waitq_push(&n->waiters, &w);
+        rc = eddy__waitq_wait(&n->lock, &n->waiters, &w, eddy__deadline_after_ms(timeout_ms));
+    }
+    pthread_mutex_unlock(&n->lock);
+    return rc == EDDY__W_SIGNALLED ? 0 : rc;
+}
+
+void eddy_notify_one(eddy_notify *n)
+{
+    if (n == NULL)
+        return;
+    pthread_mutex_lock(&n->lock);
+    struct eddy__waiter *w = eddy__waitq_pop(&n->waiters);
+    if (w != NULL)
+        eddy__waiter_signal(w, EDDY__W_SIGNALLED);
+    else
+        n->permit = true;
+    pthread_mutex_unlock(&n->lock);
+}
+
+void eddy_notify_all(eddy_notify *n)
+{
+    if (n == NULL)
+        return;
+    pthread_mutex_lock(&n->lock);
+    eddy__waitq_signal_all(&n->waiters, EDDY__W_SIGNALLED);
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* -------------------------------------------------------------- waitgroup */
+
+struct eddy_waitgroup {
+    pthread_mutex_t lock;
+    long count;                 /* guarded by: lock */
+    struct eddy__waitq waiters; /* guarded by: lock */
+};
+
+int eddy_waitgroup_new(eddy_waitgroup **out)
+{
+    if (out == NULL)
+        return -EINVAL;
+    eddy_waitgroup *w = eddy__calloc(sizeof *w);
+    if (w == NULL)
+        return -ENOMEM;
+    pthread_mutex_init(&w->lock, NULL);
+    *out = w;
+    return 0;
+}
+
+void eddy_waitgroup_free(eddy_waitgroup *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_destroy(&w->lock);
+    eddy__dealloc(w, sizeof *w);
+}
+
+void eddy_waitgroup_add(eddy_waitgroup *w, int n)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->count += n;
+    if (w->count < 0) {
+        /* Go panics here; a C library must not: report and treat as 0 */
+        fprintf(stderr, "eddy: eddy_waitgroup_add: counter went negative (%ld); reset to 0\n",
+                w->count);
+        w->count = 0;
+    }
+    if (w->count == 0)
+        eddy__waitq_signal_all(&w->waiters, EDDY__W_SIGNALLED);
+    pthread_mutex_unlock(&w->lock);
+}
+
+void eddy_waitgroup_done(eddy_waitgroup *w)
+{
+    eddy_waitgroup_add(w, -1);
+}
+
+int eddy_waitgroup_wait(eddy_waitgroup *w)
+{
+    if (w == NULL)
+        return -EINVAL;
+    int rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&w->lock);
+    if (w->count == 0) {
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+    }
+    struct eddy__waiter n;
+    rc = eddy__waiter_init(&n, NULL);
+    if (rc == 0) {
+        eddy__waitq_push(&w->waiters, &n);
+        rc = eddy__waitq_wait(&w->lock, &w->waiters, &n, UINT64_MAX);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return rc == EDDY__W_SIGNALLED ? 0 : rc;
+}

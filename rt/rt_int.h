@@ -1,0 +1,46 @@
+/*
+ * rt/rt_int.h: the runtime's private layout and what the files of rt/ share
+ * (and what http/ will use): the runtime struct, the fiber task kind, the
+ * waiter lists of the sync primitives.
+ */
+#ifndef EDDY_RT_RT_INT_H
+#define EDDY_RT_RT_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <eddy/rt.h>
+
+#include "io/io_int.h"
+#include "rt/fiber.h"
+#include "rt/stack.h"
+#include "sched/sched.h"
+
+#define EDDY__DEFAULT_STACK (64u * 1024u)
+#define EDDY__MIN_STACK (16u * 1024u)
+#define EDDY__MAX_STACK (1024u * 1024u * 1024u)
+#define EDDY__MAX_WORKERS 1024u
+
+struct eddy_rt {
+    struct eddy__sched *sched;         /* immutable after new */
+    eddy_rt_config cfg;                /* immutable after new (resolved) */
+    unsigned nworkers;                 /* immutable after new */
+    struct eddy__io_driver **drivers;  /* [nworkers] immutable after new */
+    struct eddy__fiber *thread_ctx;    /* [nworkers] owner: worker i */
+    struct eddy__stack_pool stacks;
+    _Atomic int shut_down;             /* any thread (atomic) */
+};
+
+/** The runtime of the calling worker, NULL off the workers. */
+eddy_rt *eddy__rt_current(void);
+
+/** Microseconds-to-deadline helper: timeout_ms < 0 gives UINT64_MAX. */
+static inline uint64_t eddy__deadline_after_ms(int64_t timeout_ms)
+{
+    if (timeout_ms < 0)
+        return UINT64_MAX;
+    return eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+#endif

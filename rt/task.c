@@ -1,0 +1,356 @@
+/*
+ * rt/task.c: the fiber task kind (a task whose run switches onto its own
+ * stack, taken from the worker's pool at first run and given back at the
+ * end), the blocking task kind, and the public task API: spawn, join,
+ * detach, abort, yield, sleep, deadline scopes.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <eddy/rt.h>
+
+#include "rt/rt_int.h"
+#include "sched/alloc.h"
+
+#define INLINE_DEADLINES 2
+
+struct fiber_task {
+    struct eddy__task base;
+    eddy_fn fn;
+    void *arg;
+    struct eddy__stack *stack;  /* owner: the running worker; NULL until first run */
+    struct eddy__fiber *ret;    /* the worker context to switch back to */
+    char *name;                 /* immutable after spawn; may be NULL */
+    uint64_t *dl;               /* saved outer deadlines (scopes) */
+    uint32_t dl_n, dl_cap;      /* owner: the task */
+    uint32_t stack_size;        /* requested; 0: the runtime's default */
+    bool done;                  /* owner: the task; set before its last switch */
+    uint64_t dl_inline[INLINE_DEADLINES];
+    struct eddy__fiber fiber;
+};
+_Static_assert(sizeof(struct fiber_task) <= EDDY__TASK_BLOCK, "fiber task fits a task block");
+
+static void fiber_entry(void *arg)
+{
+    struct fiber_task *ft = arg;
+    ft->base.result = ft->fn(ft->arg);
+    ft->done = true;
+    eddy__fiber_exit_to(&ft->fiber, ft->ret);
+}
+
+static enum eddy__poll fiber_run(struct eddy__task *t)
+{
+    struct fiber_task *ft = (struct fiber_task *)t;
+    eddy_rt *rt = eddy__sched_ud(t->sched);
+    int idx = eddy__worker_index_current();
+    if (!t->started) {
+        if (eddy__task_cancelled(t)) { /* aborted before it ever ran */
+            t->result = NULL;
+            return EDDY__POLL_DONE;
+        }
+        ft->stack = eddy__stack_get(&rt->stacks, idx, ft->stack_size);
+        if (ft->stack == NULL) {
+            fprintf(stderr, "eddy: no memory for a fiber stack; task dropped as cancelled\n");
+            atomic_fetch_or(&t->state, EDDY__T_CANCELLED);
+            t->result = NULL;
+            return EDDY__POLL_DONE;
+        }
+        eddy__fiber_init(&ft->fiber, ft->stack->lo, ft->stack->size, fiber_entry, ft);
+        t->started = 1;
+    }
+    ft->ret = &rt->thread_ctx[idx];
+    eddy__fiber_switch(ft->ret, &ft->fiber);
+    if (!eddy__stack_canary_ok(ft->stack)) {
+        fprintf(stderr, "eddy: fiber stack overflow in task %s (stack %zu bytes)\n",
+                ft->name ? ft->name : "(unnamed)", ft->stack->size);
+        abort();
+    }
+    if (!ft->done)
+        return EDDY__POLL_PENDING;
+    eddy__fiber_destroy(&ft->fiber);
+    eddy__stack_put(&rt->stacks, idx, ft->stack);
+    ft->stack = NULL;
+    return EDDY__POLL_DONE;
+}
+
+static void fiber_suspend(struct eddy__task *t)
+{
+    struct fiber_task *ft = (struct fiber_task *)t;
+    eddy__fiber_switch(&ft->fiber, ft->ret);
+}
+
+static void fiber_drop(struct eddy__task *t)
+{
+    struct fiber_task *ft = (struct fiber_task *)t;
+    if (ft->stack != NULL) {
+        eddy_rt *rt = eddy__sched_ud(t->sched);
+        eddy__fiber_destroy(&ft->fiber);
+        eddy__stack_put(&rt->stacks, -1, ft->stack);
+        ft->stack = NULL;
+    }
+}
+
+static void fiber_release(struct eddy__task *t)
+{
+    struct fiber_task *ft = (struct fiber_task *)t;
+    eddy__strfree(ft->name);
+    if (ft->dl != ft->dl_inline && ft->dl != NULL)
+        eddy__dealloc(ft->dl, sizeof(uint64_t) * ft->dl_cap);
+}
+
+static const struct eddy__task_vtable fiber_vt = {
+    .run = fiber_run,
+    .suspend = fiber_suspend,
+    .drop = fiber_drop,
+    .release = fiber_release,
+    .kind = "fiber",
+};
+
+/* A blocking task runs its whole body inside run, on a pool thread. */
+static enum eddy__poll blocking_run(struct eddy__task *t)
+{
+    struct fiber_task *ft = (struct fiber_task *)t;
+    t->result = ft->fn(ft->arg);
+    return EDDY__POLL_DONE;
+}
+
+static const struct eddy__task_vtable blocking_vt = {
+    .run = blocking_run,
+    .release = fiber_release,
+    .kind = "blocking",
+};
+
+static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *vt,
+                                   eddy_task **out, eddy_fn fn, void *arg)
+{
+    struct eddy__task *t = eddy__task_alloc();
+    if (t == NULL)
+        return NULL;
+    /* one reference for the queue, one for the join handle */
+    eddy__task_init(t, vt, rt->sched, out != NULL ? 2 : 1, out != NULL);
+    struct fiber_task *ft = (struct fiber_task *)t;
+    ft->fn = fn;
+    ft->arg = arg;
+    ft->dl = ft->dl_inline;
+    ft->dl_cap = INLINE_DEADLINES;
+    return ft;
+}
+
+static int spawn_on(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg, const eddy_spawn_opts *o)
+{
+    if (fn == NULL)
+        return -EINVAL;
+    int worker = -1;
+    size_t stack_size = 0;
+    if (o != NULL) {
+        if (o->worker >= 0 && (unsigned)o->worker >= rt->nworkers)
+            return -EINVAL;
+        if (o->stack_size != 0 &&
+            (o->stack_size < EDDY__MIN_STACK || o->stack_size > EDDY__MAX_STACK))
+            return -EINVAL;
+        worker = o->worker < 0 ? -1 : o->worker;
+        stack_size = o->stack_size;
+    }
+    struct fiber_task *ft = task_new(rt, &fiber_vt, out, fn, arg);
+    if (ft == NULL)
+        return -ENOMEM;
+    ft->stack_size = (uint32_t)stack_size;
+    if (o != NULL && o->name != NULL) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%s", o->name);
+        ft->name = eddy__strdup(buf);
+    }
+    eddy_task *h = out != NULL ? eddy__task_handle(&ft->base) : NULL;
+    int rc = eddy__sched_spawn(rt->sched, &ft->base, worker);
+    if (rc < 0) {
+        fiber_release(&ft->base);
+        eddy__task_pool_release(&ft->base);
+        return rc;
+    }
+    if (out != NULL)
+        *out = h;
+    return 0;
+}
+
+int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg)
+{
+    if (rt == NULL)
+        return -EINVAL;
+    return spawn_on(rt, out, fn, arg, NULL);
+}
+
+void eddy_spawn_opts_init(eddy_spawn_opts *o)
+{
+    if (o == NULL)
+        return;
+    memset(o, 0, sizeof *o);
+    o->worker = -1;
+}
+
+int eddy_spawn(eddy_task **out, eddy_fn fn, void *arg)
+{
+    eddy_rt *rt = eddy__rt_current();
+    if (rt == NULL)
+        return -EPERM;
+    return spawn_on(rt, out, fn, arg, NULL);
+}
+
+int eddy_spawn_ex(eddy_task **out, eddy_fn fn, void *arg, const eddy_spawn_opts *o)
+{
+    eddy_rt *rt = eddy__rt_current();
+    if (rt == NULL)
+        return -EPERM;
+    return spawn_on(rt, out, fn, arg, o);
+}
+
+int eddy_rt_spawn_blocking(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg)
+{
+    if (rt == NULL || fn == NULL)
+        return -EINVAL;
+    struct fiber_task *ft = task_new(rt, &blocking_vt, out, fn, arg);
+    if (ft == NULL)
+        return -ENOMEM;
+    eddy_task *h = out != NULL ? eddy__task_handle(&ft->base) : NULL;
+    int rc = eddy__sched_spawn_blocking(rt->sched, &ft->base);
+    if (rc < 0) {
+        eddy__task_pool_release(&ft->base);
+        return rc;
+    }
+    if (out != NULL)
+        *out = h;
+    return 0;
+}
+
+int eddy_spawn_blocking(eddy_task **out, eddy_fn fn, void *arg)
+{
+    eddy_rt *rt = eddy__rt_current();
+    if (rt == NULL)
+        return -EPERM;
+    return eddy_rt_spawn_blocking(rt, out, fn, arg);
+}
+
+/* ------------------------------------------------------------- handles */
+
+int eddy_join(eddy_task *h, void **result)
+{
+    return eddy_join_timeout(h, result, -1);
+}
+
+int eddy_join_timeout(eddy_task *h, void **result, int64_t timeout_ms)
+{
+    struct eddy__task *t = eddy__task_from_handle(h);
+    if (t == NULL)
+        return -EINVAL;
+    return eddy__task_join(t, result, eddy__deadline_after_ms(timeout_ms));
+}
+
+void eddy_detach(eddy_task *h)
+{
+    struct eddy__task *t = eddy__task_from_handle(h);
+    if (t != NULL)
+        eddy__task_detach(t);
+}
+
+int eddy_abort(eddy_task *h)
+{
+    struct eddy__task *t = eddy__task_from_handle(h);
+    if (t == NULL)
+        return -EINVAL;
+    return eddy__task_abort(t);
+}
+
+/* ----------------------------------------------------- yield and sleep */
+
+void eddy_yield(void)
+{
+    if (eddy__task_current() != NULL)
+        eddy__yield_current();
+    else
+        sched_yield();
+}
+
+uint64_t eddy_now_ns(void)
+{
+    return eddy__now_ns();
+}
+
+int eddy_sleep_until_ns(uint64_t deadline_ns)
+{
+    struct eddy__task *t = eddy__task_current();
+    if (t == NULL) {
+        struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
+                               .tv_nsec = (long)(deadline_ns % 1000000000u) };
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+        return 0;
+    }
+    for (;;) {
+        int rc = eddy__wait(deadline_ns);
+        t = eddy__task_current();
+        if (rc == -ETIMEDOUT) {
+            /* our own deadline is success; the scope's is not */
+            if (t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
+                return -ETIMEDOUT;
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        if (eddy__now_ns() >= deadline_ns)
+            return 0;
+    }
+}
+
+int eddy_sleep_ms(int64_t ms)
+{
+    if (ms <= 0) {
+        eddy_yield();
+        return eddy__wait_check();
+    }
+    return eddy_sleep_until_ns(eddy__now_ns() + (uint64_t)ms * 1000000u);
+}
+
+/* ----------------------------------------------------- deadline scopes */
+
+int eddy_deadline_push(int64_t timeout_ms)
+{
+    struct eddy__task *t = eddy__task_current();
+    if (t == NULL || t->vt != &fiber_vt)
+        return -EPERM;
+    struct fiber_task *ft = (struct fiber_task *)t;
+    if (ft->dl_n == ft->dl_cap) {
+        uint32_t ncap = ft->dl_cap * 2;
+        uint64_t *nd = eddy__alloc(sizeof(uint64_t) * ncap);
+        if (nd == NULL)
+            return -ENOMEM;
+        memcpy(nd, ft->dl, sizeof(uint64_t) * ft->dl_n);
+        if (ft->dl != ft->dl_inline)
+            eddy__dealloc(ft->dl, sizeof(uint64_t) * ft->dl_cap);
+        ft->dl = nd;
+        ft->dl_cap = ncap;
+    }
+    ft->dl[ft->dl_n++] = t->deadline_ns;
+    uint64_t d = eddy__deadline_after_ms(timeout_ms);
+    if (d < t->deadline_ns)
+        t->deadline_ns = d;
+    return 0;
+}
+
+void eddy_deadline_pop(void)
+{
+    struct eddy__task *t = eddy__task_current();
+    if (t == NULL || t->vt != &fiber_vt)
+        return;
+    struct fiber_task *ft = (struct fiber_task *)t;
+    if (ft->dl_n == 0)
+        return;
+    t->deadline_ns = ft->dl[--ft->dl_n];
+}
+
+int eddy_worker_index(void)
+{
+    return eddy__worker_index_current();
+}

@@ -1,0 +1,139 @@
+/*
+ * sched/blocking.c: the bounded pool of plain threads that run blocking
+ * tasks (eddy_spawn_blocking, DNS). Threads start on demand up to the cap
+ * and exit after EDDY__BLOCKING_KEEPALIVE_S idle (Tokio keeps them 10 s).
+ * A blocking task is a task like any other for join and abort: abort stops
+ * it from starting; once running it runs to its end.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "sched/sched_int.h"
+
+#define EDDY__BLOCKING_KEEPALIVE_S 10
+
+int eddy__blocking_init(struct eddy__blocking *b, struct eddy__sched *s, unsigned max)
+{
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cond, &ca);
+    pthread_cond_init(&b->idle_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    b->head = b->tail = NULL;
+    b->threads = b->idle = 0;
+    b->max = max ? max : 1;
+    b->stopping = false;
+    b->s = s;
+    return 0;
+}
+
+static void run_one(struct eddy__task *t)
+{
+    uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    uint64_t n;
+    do {
+        n = (st | EDDY__T_RUNNING) & ~(uint64_t)EDDY__T_NOTIFIED;
+        /* acquire: pairs with the spawner's release in eddy__task_init */
+    } while (!atomic_compare_exchange_weak_explicit(&t->state, &st, n, memory_order_acquire,
+                                                    memory_order_relaxed));
+    if (!(st & EDDY__T_CANCELLED))
+        (void)t->vt->run(t); /* runs the whole body on this thread */
+    else
+        t->result = NULL;
+    eddy__task_complete(t);
+}
+
+static void *pool_thread(void *arg)
+{
+    struct eddy__blocking *b = arg;
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        while (b->head == NULL && !b->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += EDDY__BLOCKING_KEEPALIVE_S;
+            b->idle++;
+            int rc = pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+            b->idle--;
+            if (rc == ETIMEDOUT && b->head == NULL)
+                goto out;
+        }
+        if (b->head == NULL) /* stopping and drained */
+            break;
+        struct eddy__task *t = b->head;
+        b->head = t->next;
+        if (b->head == NULL)
+            b->tail = NULL;
+        pthread_mutex_unlock(&b->lock);
+        run_one(t);
+        pthread_mutex_lock(&b->lock);
+    }
+out:
+    b->threads--;
+    pthread_cond_broadcast(&b->idle_cond);
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+int eddy__sched_spawn_blocking(struct eddy__sched *s, struct eddy__task *t)
+{
+    struct eddy__blocking *b = &s->blocking;
+    if (atomic_load_explicit(&s->closing, memory_order_acquire) == 2)
+        return -ESHUTDOWN;
+    pthread_mutex_lock(&b->lock);
+    if (b->stopping) {
+        pthread_mutex_unlock(&b->lock);
+        return -ESHUTDOWN;
+    }
+    if (b->idle == 0 && b->threads < b->max) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_t th;
+        int rc = pthread_create(&th, &attr, pool_thread, b);
+        pthread_attr_destroy(&attr);
+        if (rc == 0)
+            b->threads++;
+        else if (b->threads == 0) {
+            pthread_mutex_unlock(&b->lock);
+            return -EAGAIN;
+        }
+    }
+    /* counted only once it cannot fail any more */
+    atomic_fetch_add_explicit(&s->ext_spawned, 1, memory_order_relaxed);
+    t->next = NULL;
+    if (b->tail != NULL)
+        b->tail->next = t;
+    else
+        b->head = t;
+    b->tail = t;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+    return 0;
+}
+
+void eddy__blocking_cancel_queued(struct eddy__blocking *b)
+{
+    pthread_mutex_lock(&b->lock);
+    for (struct eddy__task *t = b->head; t != NULL; t = t->next)
+        atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED, memory_order_acq_rel);
+    pthread_mutex_unlock(&b->lock);
+}
+
+void eddy__blocking_stop(struct eddy__blocking *b)
+{
+    pthread_mutex_lock(&b->lock);
+    b->stopping = true;
+    for (struct eddy__task *t = b->head; t != NULL; t = t->next)
+        atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED, memory_order_acq_rel);
+    pthread_cond_broadcast(&b->cond);
+    /* queued tasks still complete (as cancelled) through the threads */
+    while (b->threads > 0)
+        pthread_cond_wait(&b->idle_cond, &b->lock);
+    pthread_mutex_unlock(&b->lock);
+    pthread_cond_destroy(&b->cond);
+    pthread_cond_destroy(&b->idle_cond);
+    pthread_mutex_destroy(&b->lock);
+}

@@ -1,0 +1,26 @@
+/*
+ * sched/driver.h: the park interface a worker sleeps through. sched defines
+ * it and knows nothing else of I/O; io/ implements it (epoll + eventfd, or
+ * io_uring) and rt/ hands one driver per worker to sched at start-up. This
+ * is how Tokio's scheduler parks on its driver without depending on it.
+ */
+#ifndef EDDY_SCHED_DRIVER_H
+#define EDDY_SCHED_DRIVER_H
+
+#include <stdint.h>
+
+struct eddy__driver_ops {
+    /* Owner worker only. Waits up to timeout_ns (< 0: no limit, 0: just
+       poll) for I/O readiness or an unpark, handles what is ready (waking
+       tasks through eddy__wake) and returns the number of I/O events
+       handled (an unpark is not counted), or a negative errno. */
+    int (*park)(void *drv, int64_t timeout_ns);
+    /* Any thread: makes the current park return, or the next one return at
+       once. Must be async-signal-safe and must not allocate. */
+    void (*unpark)(void *drv);
+    /* True when the driver has registrations worth a zero-timeout poll
+       between task runs (an idle driver is skipped). Owner worker. */
+    int (*has_io)(void *drv);
+};
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * sched/sched.h: what the scheduling core offers the layers above (io, rt).
+ *
+ * A scheduler owns N workers (threads), each with its run queue, LIFO slot,
+ * inbox, timer wheel and driver; a global inject queue for work from outside;
+ * the idle/search coordination; the blocking pool; and the lists that let a
+ * shutdown find every task. Task kinds (fibers live in rt/) plug in through
+ * struct eddy__task_vtable.
+ */
+#ifndef EDDY_SCHED_SCHED_H
+#define EDDY_SCHED_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/driver.h"
+#include "sched/task.h"
+#include "sched/timer.h"
+
+struct eddy__sched;
+struct eddy__worker;
+
+struct eddy__sched_config {
+    unsigned workers;                       /* >= 1 */
+    bool work_stealing;
+    bool pin_workers;
+    unsigned blocking_threads;              /* >= 1 */
+    const struct eddy__driver_ops *drv_ops; /* one ops table for all */
+    void **drivers;                         /* [workers], borrowed */
+    /* Called on each worker thread before its loop starts and after it
+       ends (rt sets up the thread's fiber context there). May be NULL. */
+    void (*on_thread_start)(unsigned worker, void *ud);
+    void (*on_thread_stop)(unsigned worker, void *ud);
+    void *ud;
+};
+
+/** Creates the scheduler and starts its workers. 0 or -errno. */
+int eddy__sched_new(struct eddy__sched **out, const struct eddy__sched_config *cfg);
+
+/** The user data given in the config. Immutable. */
+void *eddy__sched_ud(struct eddy__sched *s);
+unsigned eddy__sched_workers(struct eddy__sched *s);
+bool eddy__sched_stealing(struct eddy__sched *s);
+
+/**
+ * Graceful part of a shutdown: refuses spawns from outside, waits up to
+ * grace_ms for the tasks to end, then aborts the rest and waits up to
+ * grace_ms more. Returns 0 if all ended by themselves, -ETIMEDOUT otherwise.
+ * Does not stop the workers.
+ */
+int eddy__sched_shutdown(struct eddy__sched *s, int64_t grace_ms);
+
+/**
+ * Stops the workers, drops every task still alive (kind drop hook; joiners
+ * see COMPLETE|CANCELLED), stops the blocking pool and frees s.
+ */
+void eddy__sched_free(struct eddy__sched *s);
+
+/**
+ * Queues a new task t (initialised with eddy__task_init, one reference for
+ * the queue already counted). worker >= 0 places it on that worker (its
+ * home when stealing is off). From one of s's workers it goes to the local
+ * queue, else to the inject queue or the target's inbox. Returns 0 or
+ * -ESHUTDOWN (then t is untouched: the caller frees it).
+ */
+int eddy__sched_spawn(struct eddy__sched *s, struct eddy__task *t, int worker);
+
+/** Queues t on the blocking pool. 0, -ESHUTDOWN, -EAGAIN (no thread). */
+int eddy__sched_spawn_blocking(struct eddy__sched *s, struct eddy__task *t);
+
+/** Counts a task that ends (by run or drop) for the shutdown accounting. */
+void eddy__sched_task_done(struct eddy__sched *s);
+
+/**
+ * Marks t complete (COMPLETE, RUNNING cleared), wakes its joiner, removes it
+ * from the owned list and drops the references of its run and of the owned
+ * list. For kinds run outside the workers too (blocking pool).
+ */
+void eddy__task_complete(struct eddy__task *t);
+
+/* ----------------------------------------------------- the current thread */
+
+/** The worker running the caller, NULL off the workers. */
+struct eddy__worker *eddy__worker_current(void);
+/** The scheduler of the current worker, NULL off the workers. */
+struct eddy__sched *eddy__sched_current(void);
+/** Index of the current worker, -1 off the workers. */
+int eddy__worker_index_current(void);
+
+/**
+ * The task running on the calling thread, NULL on a worker's own stack or
+ * on a plain thread. Re-read after every suspension (never cached: fibers
+ * move between threads).
+ */
+struct eddy__task *eddy__task_current(void);
+
+/**
+ * The waiter to register before waiting: the running task, else the
+ * calling thread's parker (a task-shaped object a plain thread blocks on;
+ * NULL only when it cannot be allocated).
+ */
+struct eddy__task *eddy__waiter_current(void);
+
+/**
+ * Suspends the caller until it is woken (eddy__wake on the waiter), until
+ * deadline_ns (UINT64_MAX: none; the task's deadline scope applies too),
+ * or until its task is aborted. Returns 0 when woken (possibly spuriously:
+ * callers loop on their own condition), -ETIMEDOUT, -ECANCELED. Returns
+ * at once when the deadline already passed or the task is cancelled.
+ */
+int eddy__wait(uint64_t deadline_ns);
+
+/** Checks cancellation and deadline without suspending: 0 or the error. */
+int eddy__wait_check(void);
+
+/** Yields the running task to the back of its worker's queue. */
+void eddy__yield_current(void);
+
+/* ---------------------------------------------------------------- timers */
+
+/**
+ * Arms timer tm (fire set by the caller) on the current worker's wheel, at
+ * deadline_ns rounded up to the wheel's 1 ms tick. Off the workers returns
+ * -EPERM. fire runs on the owning worker (or a thread stealing its timers)
+ * with the wheel's lock held: it must only wake tasks.
+ */
+int eddy__timer_arm(struct eddy__timer *tm, uint64_t deadline_ns);
+/** Disarms tm wherever it is armed; true if it had not fired. Any thread. */
+bool eddy__timer_disarm(struct eddy__timer *tm);
+
+/* --------------------------------------------------------- join, abort */
+
+/**
+ * Waits for t to complete (deadline as eddy__wait), then stores its result
+ * and consumes the join handle's reference. 0, -ECANCELED (t was aborted;
+ * the result is stored anyway), or the caller's own -ECANCELED/-ETIMEDOUT/
+ * -ENOMEM with the handle left valid; -EPERM when t is the caller.
+ */
+int eddy__task_join(struct eddy__task *t, void **result, uint64_t deadline_ns);
+/** Gives up the join handle's reference. */
+void eddy__task_detach(struct eddy__task *t);
+/** Sets CANCELLED and wakes t. Always 0. */
+int eddy__task_abort(struct eddy__task *t);
+
+/* --------------------------------------------------------------- metrics */
+
+struct eddy__metrics {
+    uint64_t polls, spawned, stolen, steal_attempts, parks, global_pulls,
+             io_events, timers_fired, busy_ns;
+    uint32_t queue_depth;
+};
+/** Reads worker i's counters. -EINVAL when out of range. Any thread. */
+int eddy__sched_metrics(struct eddy__sched *s, unsigned i, struct eddy__metrics *m);
+/** Adds n I/O events to the current worker's counter (drivers call it). */
+void eddy__metrics_io_events(unsigned n);
+
+uint64_t eddy__now_ns(void);
+
+#endif

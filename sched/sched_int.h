@@ -1,0 +1,169 @@
+/*
+ * sched/sched_int.h: the scheduler's private structures, shared by the files
+ * of sched/ only (worker.c, idle.c, inject.c, wait.c, blocking.c, spawn.c).
+ * Layers above see sched/sched.h.
+ */
+#ifndef EDDY_SCHED_SCHED_INT_H
+#define EDDY_SCHED_SCHED_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sched/deque.h"
+#include "sched/sched.h"
+#include "sched/timer.h"
+
+/* Polls between looks at the inbox and the global queue (Go's and Tokio
+   1.24's 61: prime, so it does not beat with periodic work). */
+#define EDDY__GLOBAL_INTERVAL 61
+/* Consecutive runs from the LIFO slot before it yields to the queue
+   (Tokio #5712: uncapped it starved the queue 30x). */
+#define EDDY__LIFO_MAX_RUNS 3
+/* How long a worker that found nothing keeps looking before it parks:
+   a cross-core wake costs ~5-20 us on this VM, a bounded spin saves it
+   when work arrives soon (RUNTIME-NOTES.md 6.3). */
+#define EDDY__SPIN_NS 30000
+/* A victim whose tick has not moved for this long is stuck in one task:
+   its LIFO slot may be stolen. Go waits ~3 us before taking runnext. */
+#define EDDY__LIFO_STUCK_NS 50000
+/* A parked worker wakes this often while another worker is busy, to take
+   what a stuck worker would strand (RUNTIME-NOTES.md 6.3, Tokio #4730). */
+#define EDDY__WATCH_NS 1000000
+
+/* A mutex-protected FIFO of tasks linked through task->next, with a length
+   readable without the lock. The global inject queue and each worker's
+   inbox (wakes and spawns aimed at that worker). */
+struct eddy__taskq {
+    pthread_mutex_t lock;
+    struct eddy__task *head, *tail; /* guarded by: lock */
+    _Atomic size_t len;             /* written under lock; read anywhere */
+};
+
+void eddy__taskq_init(struct eddy__taskq *q);
+void eddy__taskq_destroy(struct eddy__taskq *q);
+void eddy__taskq_push(struct eddy__taskq *q, struct eddy__task *t);
+/* Pushes a chain first..last of n tasks linked by next. */
+void eddy__taskq_push_batch(struct eddy__taskq *q, struct eddy__task *first,
+                            struct eddy__task *last, size_t n);
+struct eddy__task *eddy__taskq_pop(struct eddy__taskq *q);
+/* Pops up to max tasks as a chain (returned head; *n set). */
+struct eddy__task *eddy__taskq_pop_batch(struct eddy__taskq *q, size_t max, size_t *n);
+static inline size_t eddy__taskq_len(struct eddy__taskq *q)
+{
+    return atomic_load_explicit(&q->len, memory_order_acquire);
+}
+
+/* List of suspended tasks, so a shutdown can find them (one per worker). */
+struct eddy__owned {
+    pthread_mutex_t lock;
+    struct eddy__task *head; /* guarded by: lock */
+    size_t count;            /* guarded by: lock */
+};
+
+/* Per-worker counters: written by the owner with relaxed load+store (no RMW
+   needed, one writer), read by anyone. */
+struct eddy__wmetrics {
+    _Atomic uint64_t polls, spawned, stolen, steal_attempts, parks, global_pulls,
+        io_events, timers_fired, busy_ns, completed;
+};
+
+static inline void eddy__metric_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+enum { EDDY__PARK_EMPTY = 0, EDDY__PARK_PARKED = 1, EDDY__PARK_NOTIFIED = 2 };
+
+struct eddy__worker {
+    struct eddy__deque q;               /* owner: this worker; thieves steal */
+    struct eddy__sched *s;              /* immutable */
+    unsigned index;                     /* immutable */
+    /* The LIFO slot: the task just woken or spawned here runs next. The
+       owner swaps it; a thief may take it only when the owner has not
+       moved on for EDDY__LIFO_STUCK_NS (Tokio #4941: an unstealable slot
+       strands its task behind a long poll). */
+    struct eddy__task *_Atomic lifo;    /* owner swaps; thieves swap when stuck */
+    unsigned lifo_runs;                 /* owner */
+    unsigned tick;                      /* owner */
+    _Atomic uint32_t tick_pub;          /* owner stores tick; thieves read */
+    uint32_t *seen_tick;                /* owner: [nworkers] last tick seen of each */
+    uint64_t *seen_at;                  /* owner: [nworkers] when it was first seen */
+    bool searching;                     /* owner: counted in idle.searching */
+    struct eddy__task *current;         /* owner: the task being run */
+    uint32_t rng;                       /* owner: victim choice */
+    void *drv;                          /* immutable; owner parks on it */
+    _Alignas(64) _Atomic int park_state; /* any thread (atomic): EDDY__PARK_* */
+    struct eddy__taskq inbox;           /* any thread pushes; owner pops */
+    struct {
+        pthread_mutex_t lock;           /* owner and cancellers */
+        struct eddy__wheel wheel;       /* guarded by: lock */
+        _Atomic uint64_t next_ms;       /* cached next expiry, UINT64_MAX none */
+    } timers;
+    struct eddy__owned owned;
+    struct eddy__wmetrics m;
+    pthread_t thread;
+    bool thread_started;
+};
+
+struct eddy__blocking {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;            /* work arrived or stopping */
+    pthread_cond_t idle_cond;       /* a thread exited (for stop) */
+    struct eddy__task *head, *tail; /* guarded by: lock */
+    unsigned threads, idle, max;    /* guarded by: lock */
+    bool stopping;                  /* guarded by: lock */
+    struct eddy__sched *s;
+};
+
+struct eddy__sched {
+    unsigned nworkers;                     /* immutable */
+    bool stealing;                         /* immutable */
+    bool pin;                              /* immutable */
+    const struct eddy__driver_ops *drv_ops; /* immutable */
+    void (*on_thread_start)(unsigned, void *);
+    void (*on_thread_stop)(unsigned, void *);
+    void *ud;
+    struct eddy__worker *workers;          /* [nworkers] immutable array */
+    struct eddy__taskq inject;             /* spawns and wakes from outside */
+    /* idle coordination (idle.c): searching in the low 16 bits, unparked
+       above. */
+    _Alignas(64) _Atomic uint32_t idle_state;
+    pthread_mutex_t sleepers_lock;
+    unsigned *sleepers;                    /* guarded by: sleepers_lock */
+    unsigned nsleepers;                    /* guarded by: sleepers_lock */
+    _Atomic unsigned spawn_rr;             /* round-robin for remote spawns */
+    /* lifecycle */
+    _Atomic int closing;  /* 1: outside spawns refused; 2: all refused, abort */
+    _Atomic int stopping; /* workers leave their loops */
+    _Atomic uint64_t ext_spawned, ext_completed; /* off-worker accounting */
+    struct eddy__blocking blocking;
+};
+
+/* worker.c */
+void eddy__worker_push_local(struct eddy__worker *w, struct eddy__task *t, bool lifo);
+void eddy__worker_unpark(struct eddy__worker *w);
+void eddy__schedule(struct eddy__task *t);
+void eddy__owned_insert(struct eddy__worker *w, struct eddy__task *t);
+void eddy__owned_remove(struct eddy__task *t);
+
+/* idle.c */
+void eddy__idle_notify_one(struct eddy__sched *s);
+bool eddy__idle_to_searching(struct eddy__sched *s);
+bool eddy__idle_from_searching(struct eddy__sched *s); /* true: was the last */
+bool eddy__idle_to_parked(struct eddy__sched *s, unsigned index, bool searching);
+bool eddy__idle_from_parked(struct eddy__sched *s, unsigned index); /* true: was notified */
+void eddy__idle_init(struct eddy__sched *s);
+bool eddy__idle_others_busy(struct eddy__sched *s);
+
+/* blocking.c */
+int eddy__blocking_init(struct eddy__blocking *b, struct eddy__sched *s, unsigned max);
+void eddy__blocking_stop(struct eddy__blocking *b);
+void eddy__blocking_cancel_queued(struct eddy__blocking *b);
+
+
+extern _Thread_local struct eddy__worker *eddy__tls_worker;
+
+#endif

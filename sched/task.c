@@ -1,0 +1,429 @@
+/*
+ * sched/task.c: task memory (a type-stable pool with per-thread caches),
+ * the state-word transitions shared by every kind (wake, complete, join,
+ * abort), join handles with generation tags, and the parker that stands in
+ * for a task when a plain thread waits.
+ *
+ * What it does not own: running tasks and queues (worker.c), waiting with
+ * timeouts (wait.c).
+ */
+#include "sched/task.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched/alloc.h"
+#include "sched/sched.h"
+#include "sched/sched_int.h"
+
+/* ------------------------------------------------------------ task pool */
+/* Blocks are never returned to the allocator: a stale join handle then
+   still points at task memory whose gen tells it is stale. Each thread keeps
+   a cache (no lock); a depot behind a mutex balances threads in batches. */
+
+#define POOL_BATCH 64
+#define POOL_CHUNK_BLOCKS 256
+
+struct pool_cache {
+    struct eddy__task *free;
+    unsigned n;
+    bool registered;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    struct eddy__task *free; /* guarded by: lock */
+    size_t n;                /* guarded by: lock */
+    void **chunks;           /* guarded by: lock; kept so memory stays reachable */
+    size_t nchunks, cap;
+} depot = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static _Thread_local struct pool_cache tcache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_flush(struct pool_cache *c, unsigned keep)
+{
+    if (c->n <= keep)
+        return;
+    struct eddy__task *first = c->free, *last = first;
+    unsigned moved = 1;
+    while (c->n - moved > keep) {
+        last = last->next;
+        moved++;
+    }
+    c->free = last->next;
+    c->n -= moved;
+    pthread_mutex_lock(&depot.lock);
+    last->next = depot.free;
+    depot.free = first;
+    depot.n += moved;
+    pthread_mutex_unlock(&depot.lock);
+}
+
+static void cache_thread_exit(void *arg)
+{
+    (void)arg;
+    cache_flush(&tcache, 0);
+}
+
+static void cache_key_create(void)
+{
+    (void)pthread_key_create(&cache_key, cache_thread_exit);
+}
+
+static bool cache_refill(struct pool_cache *c)
+{
+    pthread_mutex_lock(&depot.lock);
+    while (depot.free != NULL && c->n < POOL_BATCH) {
+        struct eddy__task *t = depot.free;
+        depot.free = t->next;
+        depot.n--;
+        t->next = c->free;
+        c->free = t;
+        c->n++;
+    }
+    if (c->n == 0) {
+        char *chunk = eddy__alloc((size_t)EDDY__TASK_BLOCK * POOL_CHUNK_BLOCKS);
+        if (chunk == NULL) {
+            pthread_mutex_unlock(&depot.lock);
+            return false;
+        }
+        if (depot.nchunks == depot.cap) {
+            size_t ncap = depot.cap ? depot.cap * 2 : 64;
+            void **nc = eddy__realloc(depot.chunks, depot.cap * sizeof(void *),
+                                      ncap * sizeof(void *));
+            if (nc == NULL) {
+                eddy__dealloc(chunk, (size_t)EDDY__TASK_BLOCK * POOL_CHUNK_BLOCKS);
+                pthread_mutex_unlock(&depot.lock);
+                return false;
+            }
+            depot.chunks = nc;
+            depot.cap = ncap;
+        }
+        depot.chunks[depot.nchunks++] = chunk;
+        for (unsigned i = 0; i < POOL_CHUNK_BLOCKS; i++) {
+            struct eddy__task *t = (struct eddy__task *)(chunk + (size_t)i * EDDY__TASK_BLOCK);
+            atomic_init(&t->state, 0);
+            atomic_init(&t->gen, 0);
+            if (i < POOL_BATCH) {
+                t->next = c->free;
+                c->free = t;
+                c->n++;
+            } else {
+                t->next = depot.free;
+                depot.free = t;
+                depot.n++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&depot.lock);
+    return true;
+}
+
+struct eddy__task *eddy__task_alloc(void)
+{
+    struct pool_cache *c = &tcache;
+    if (!c->registered) {
+        pthread_once(&cache_once, cache_key_create);
+        (void)pthread_setspecific(cache_key, c);
+        c->registered = true;
+    }
+    if (c->free == NULL && !cache_refill(c))
+        return NULL;
+    struct eddy__task *t = c->free;
+    c->free = t->next;
+    c->n--;
+    /* state and gen stay atomic: a stale handle may read them concurrently */
+    memset((char *)t + offsetof(struct eddy__task, home), 0,
+           EDDY__TASK_BLOCK - offsetof(struct eddy__task, home));
+    return t;
+}
+
+void eddy__task_pool_release(struct eddy__task *t)
+{
+    atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->state, 0, memory_order_relaxed);
+    struct pool_cache *c = &tcache;
+    if (!c->registered) {
+        pthread_once(&cache_once, cache_key_create);
+        (void)pthread_setspecific(cache_key, c);
+        c->registered = true;
+    }
+    t->next = c->free;
+    c->free = t;
+    c->n++;
+    if (c->n > 4 * POOL_BATCH)
+        cache_flush(c, 2 * POOL_BATCH);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+void eddy__task_init(struct eddy__task *t, const struct eddy__task_vtable *vt,
+                     struct eddy__sched *s, unsigned refs, bool joinable)
+{
+    t->vt = vt;
+    t->sched = s;
+    t->home = -1;
+    t->deadline_ns = UINT64_MAX;
+    uint64_t st = EDDY__T_NOTIFIED | (uint64_t)refs * EDDY__T_REF_ONE;
+    if (joinable)
+        st |= EDDY__T_JOIN_INTEREST;
+    /* release: pairs with the acquire loads of whoever receives the task */
+    atomic_store_explicit(&t->state, st, memory_order_release);
+}
+
+void eddy__task_unref(struct eddy__task *t)
+{
+    /* acq_rel: the last reference must see every write of the others */
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, EDDY__T_REF_ONE, memory_order_acq_rel);
+    if ((prev >> EDDY__T_REF_SHIFT) == 1) {
+        if (t->vt->release != NULL)
+            t->vt->release(t);
+        eddy__task_pool_release(t);
+    }
+}
+
+void eddy__wake(struct eddy__task *t)
+{
+    if (t->vt->wake != NULL) {
+        t->vt->wake(t);
+        return;
+    }
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        if (s & (EDDY__T_COMPLETE | EDDY__T_NOTIFIED))
+            return;
+        uint64_t n = s | EDDY__T_NOTIFIED;
+        if (!(s & EDDY__T_RUNNING))
+            n += EDDY__T_REF_ONE; /* the queue's reference */
+        /* acq_rel: release publishes the waker's writes to the task that
+           will run; pairs with the acquire in the worker's run transition */
+        if (atomic_compare_exchange_weak_explicit(&t->state, &s, n, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
+    if (!(s & EDDY__T_RUNNING))
+        eddy__schedule(t);
+}
+
+/* --------------------------------------------------------------- handles */
+
+#define HANDLE_PTR_MASK (((uintptr_t)1 << 48) - 1)
+
+struct eddy_task *eddy__task_handle(struct eddy__task *t)
+{
+    uintptr_t g = atomic_load_explicit(&t->gen, memory_order_relaxed);
+    return (struct eddy_task *)((uintptr_t)t | (g << 48));
+}
+
+struct eddy__task *eddy__task_from_handle(struct eddy_task *h)
+{
+    if (h == NULL)
+        return NULL;
+    uintptr_t v = (uintptr_t)h;
+    struct eddy__task *t = (struct eddy__task *)(v & HANDLE_PTR_MASK);
+    if (t == NULL || ((uintptr_t)t & (_Alignof(struct eddy__task) - 1)) != 0)
+        return NULL;
+    uint16_t g = (uint16_t)(v >> 48);
+    if (atomic_load_explicit(&t->gen, memory_order_relaxed) != g)
+        return NULL;
+    if (!(atomic_load_explicit(&t->state, memory_order_acquire) & EDDY__T_JOIN_INTEREST))
+        return NULL;
+    return t;
+}
+
+/* --------------------------------------------------------- thread parker */
+/* A plain thread that waits registers a parker: a task-shaped object whose
+   wake sets a futex word instead of queueing. One per thread, refcounted
+   like a task (the thread holds one reference until it exits). */
+
+struct parker {
+    struct eddy__task base;
+    _Atomic uint32_t word; /* 1: notified */
+};
+_Static_assert(sizeof(struct parker) <= EDDY__TASK_BLOCK, "parker fits a task block");
+
+static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, (uint32_t *)uaddr, op, val, ts, NULL, 0);
+}
+
+static void parker_wake(struct eddy__task *t)
+{
+    struct parker *p = (struct parker *)t;
+    /* release: pairs with the acquire exchange in eddy__parker_wait */
+    if (atomic_exchange_explicit(&p->word, 1, memory_order_release) == 0)
+        futex(&p->word, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+static const struct eddy__task_vtable parker_vt = {
+    .wake = parker_wake,
+    .kind = "thread",
+};
+
+static _Thread_local struct parker *tls_parker;
+static pthread_key_t parker_key;
+static pthread_once_t parker_once = PTHREAD_ONCE_INIT;
+
+static void parker_thread_exit(void *arg)
+{
+    struct parker *p = arg;
+    tls_parker = NULL;
+    eddy__task_unref(&p->base);
+}
+
+static void parker_key_create(void)
+{
+    (void)pthread_key_create(&parker_key, parker_thread_exit);
+}
+
+struct eddy__task *eddy__parker_current(void)
+{
+    if (tls_parker != NULL)
+        return &tls_parker->base;
+    pthread_once(&parker_once, parker_key_create);
+    struct eddy__task *t = eddy__task_alloc();
+    if (t == NULL)
+        return NULL;
+    eddy__task_init(t, &parker_vt, NULL, 1, false);
+    struct parker *p = (struct parker *)t;
+    atomic_store_explicit(&t->state, EDDY__T_REF_ONE, memory_order_relaxed);
+    atomic_init(&p->word, 0);
+    (void)pthread_setspecific(parker_key, p);
+    tls_parker = p;
+    return t;
+}
+
+int eddy__parker_wait(struct eddy__task *t, uint64_t deadline_ns)
+{
+    struct parker *p = (struct parker *)t;
+    for (;;) {
+        /* acquire: pairs with the release exchange in parker_wake */
+        if (atomic_exchange_explicit(&p->word, 0, memory_order_acquire) == 1)
+            return 0;
+        if (deadline_ns == UINT64_MAX) {
+            futex(&p->word, FUTEX_WAIT_PRIVATE, 0, NULL);
+            continue;
+        }
+        uint64_t now = eddy__now_ns();
+        if (now >= deadline_ns)
+            return -ETIMEDOUT;
+        uint64_t d = deadline_ns - now;
+        struct timespec ts = { .tv_sec = (time_t)(d / 1000000000u),
+                               .tv_nsec = (long)(d % 1000000000u) };
+        futex(&p->word, FUTEX_WAIT_PRIVATE, 0, &ts);
+    }
+}
+
+/* ------------------------------------------------------- join and abort */
+
+void eddy__task_complete(struct eddy__task *t)
+{
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    uint64_t n;
+    do {
+        n = (s & ~(uint64_t)(EDDY__T_RUNNING | EDDY__T_NOTIFIED)) | EDDY__T_COMPLETE;
+        /* acq_rel: release publishes result to the joiner (acquire load of
+           COMPLETE in eddy__task_join); acquire sees join_waiter's write */
+    } while (!atomic_compare_exchange_weak_explicit(&t->state, &s, n, memory_order_acq_rel,
+                                                    memory_order_relaxed));
+    if (s & EDDY__T_JOIN_WAKER) {
+        struct eddy__task *j = t->join_waiter;
+        eddy__wake(j);
+        eddy__task_unref(j);
+    }
+    if (t->owned_list != NULL)
+        eddy__owned_remove(t); /* drops the owned list's reference */
+    if (t->sched != NULL)
+        eddy__sched_task_done(t->sched);
+    eddy__task_unref(t); /* the run's reference */
+}
+
+/* Clears JOIN_WAKER when still set and not complete; true if it did (the
+   caller then owns join_waiter's reference again). */
+static bool join_unregister(struct eddy__task *t)
+{
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    while ((s & EDDY__T_JOIN_WAKER) && !(s & EDDY__T_COMPLETE)) {
+        if (atomic_compare_exchange_weak_explicit(&t->state, &s, s & ~(uint64_t)EDDY__T_JOIN_WAKER,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            return true;
+    }
+    return false;
+}
+
+int eddy__task_join(struct eddy__task *t, void **result, uint64_t deadline_ns)
+{
+    struct eddy__task *self = eddy__waiter_current();
+    if (self == NULL)
+        return -ENOMEM;
+    if (self == t)
+        return -EPERM;
+    for (;;) {
+        uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+        if (s & EDDY__T_COMPLETE) {
+            if (result != NULL)
+                *result = t->result;
+            int rc = (s & EDDY__T_CANCELLED) ? -ECANCELED : 0;
+            /* consume the handle */
+            atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDDY__T_JOIN_INTEREST,
+                                      memory_order_acq_rel);
+            eddy__task_unref(t);
+            return rc;
+        }
+        if (!(s & EDDY__T_JOIN_WAKER)) {
+            eddy__task_ref(self);
+            t->join_waiter = self;
+            /* release: publishes join_waiter to the completer's acquire */
+            if (!atomic_compare_exchange_strong_explicit(&t->state, &s, s | EDDY__T_JOIN_WAKER,
+                                                         memory_order_acq_rel,
+                                                         memory_order_acquire)) {
+                t->join_waiter = NULL;
+                eddy__task_unref(self);
+                continue; /* completed or changed meanwhile: look again */
+            }
+        }
+        int rc = eddy__wait(deadline_ns);
+        if (rc < 0) {
+            if (join_unregister(t)) {
+                eddy__task_unref(self);
+                return rc;
+            }
+            /* it completed meanwhile: take the result instead */
+            if (atomic_load_explicit(&t->state, memory_order_acquire) & EDDY__T_COMPLETE)
+                continue;
+            return rc;
+        }
+    }
+}
+
+void eddy__task_detach(struct eddy__task *t)
+{
+    uint64_t s = atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDDY__T_JOIN_INTEREST,
+                                           memory_order_acq_rel);
+    if (s & EDDY__T_JOIN_INTEREST)
+        eddy__task_unref(t);
+}
+
+int eddy__task_abort(struct eddy__task *t)
+{
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        if (s & (EDDY__T_COMPLETE | EDDY__T_CANCELLED))
+            return 0;
+        if (atomic_compare_exchange_weak_explicit(&t->state, &s, s | EDDY__T_CANCELLED,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            break;
+    }
+    eddy__wake(t);
+    return 0;
+}

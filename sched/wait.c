@@ -1,0 +1,78 @@
+/*
+ * sched/wait.c: "wait until woken" for whoever calls: the running task
+ * (suspends through its kind's vtable, with its timer armed for a deadline)
+ * or a plain thread (blocks on its parker's futex). Every suspending call of
+ * io/ and rt/ is built on eddy__wait plus its own condition loop.
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "sched/sched_int.h"
+
+struct eddy__task *eddy__parker_current(void);
+int eddy__parker_wait(struct eddy__task *t, uint64_t deadline_ns);
+
+struct eddy__task *eddy__waiter_current(void)
+{
+    struct eddy__task *t = eddy__task_current();
+    return t != NULL ? t : eddy__parker_current();
+}
+
+static void task_timer_fired(struct eddy__timer *tm)
+{
+    struct eddy__task *t = (struct eddy__task *)((char *)tm - offsetof(struct eddy__task, timer));
+    eddy__wake(t);
+}
+
+int eddy__wait_check(void)
+{
+    struct eddy__task *t = eddy__task_current();
+    if (t == NULL)
+        return 0;
+    if (eddy__task_cancelled(t))
+        return -ECANCELED;
+    if (t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
+        return -ETIMEDOUT;
+    return 0;
+}
+
+int eddy__wait(uint64_t deadline_ns)
+{
+    struct eddy__task *t = eddy__task_current();
+    if (t == NULL) {
+        struct eddy__task *p = eddy__parker_current();
+        if (p == NULL)
+            return -ENOMEM;
+        return eddy__parker_wait(p, deadline_ns);
+    }
+    uint64_t dl = deadline_ns < t->deadline_ns ? deadline_ns : t->deadline_ns;
+    if (eddy__task_cancelled(t))
+        return -ECANCELED;
+    bool armed = false;
+    if (dl != UINT64_MAX) {
+        if (eddy__now_ns() >= dl)
+            return -ETIMEDOUT;
+        t->timer.fire = task_timer_fired;
+        armed = eddy__timer_arm(&t->timer, dl) == 0;
+    }
+    t->vt->suspend(t);
+    /* resumed, maybe on another thread: nothing cached from before */
+    if (armed)
+        (void)eddy__timer_disarm(&t->timer);
+    if (eddy__task_cancelled(t))
+        return -ECANCELED;
+    if (dl != UINT64_MAX && eddy__now_ns() >= dl)
+        return -ETIMEDOUT;
+    return 0;
+}
+
+void eddy__yield_current(void)
+{
+    struct eddy__task *t = eddy__task_current();
+    if (t == NULL)
+        return;
+    /* NOTIFIED while RUNNING: the worker puts it at the back of its queue
+       when it switches out */
+    atomic_fetch_or_explicit(&t->state, EDDY__T_NOTIFIED, memory_order_relaxed);
+    t->vt->suspend(t);
+}

@@ -1,0 +1,483 @@
+/*
+ * sched/worker.c: the worker loop. Each worker picks its next task (LIFO
+ * slot capped at a few runs, its ring, its inbox and the global queue every
+ * EDDY__GLOBAL_INTERVAL polls, then stealing), runs it through its kind's
+ * vtable, re-queues it when a wake raced the run, fires its timers, polls
+ * its driver now and then, and parks in the driver when there is nothing to
+ * do. It also routes wakes (eddy__schedule) and keeps the owned lists.
+ *
+ * What it does not own: the idle/search accounting (idle.c), the queues'
+ * internals (deque.c, taskq.c), waiting (wait.c), lifecycle (sched.c).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched/sched_int.h"
+
+_Thread_local struct eddy__worker *eddy__tls_worker;
+
+/* Never inlined: a fiber may resume on another thread, and a compiler may
+   keep a thread-local's address in a register across a call. Every read of
+   "current" after a suspension goes through these. */
+__attribute__((noinline)) struct eddy__worker *eddy__worker_current(void)
+{
+    struct eddy__worker *w = eddy__tls_worker;
+    __asm__ volatile("" ::: "memory");
+    return w;
+}
+
+__attribute__((noinline)) struct eddy__task *eddy__task_current(void)
+{
+    struct eddy__worker *w = eddy__tls_worker;
+    __asm__ volatile("" ::: "memory");
+    return w != NULL ? w->current : NULL;
+}
+
+struct eddy__sched *eddy__sched_current(void)
+{
+    struct eddy__worker *w = eddy__worker_current();
+    return w != NULL ? w->s : NULL;
+}
+
+int eddy__worker_index_current(void)
+{
+    struct eddy__worker *w = eddy__worker_current();
+    return w != NULL ? (int)w->index : -1;
+}
+
+uint64_t eddy__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- wakes */
+
+void eddy__worker_unpark(struct eddy__worker *w)
+{
+    /* seq_cst: pairs with the parker's CAS to PARKED; whoever comes second
+       sees the other (no lost unpark) */
+    int prev = atomic_exchange_explicit(&w->park_state, EDDY__PARK_NOTIFIED, memory_order_seq_cst);
+    if (prev == EDDY__PARK_PARKED)
+        w->s->drv_ops->unpark(w->drv);
+}
+
+static void push_overflow(struct eddy__worker *w, struct eddy__task *t)
+{
+    struct eddy__task *batch[EDDY_DEQUE_CAP / 2 + 1];
+    unsigned n = eddy__deque_push_or_overflow(&w->q, t, batch);
+    if (n == 0)
+        return;
+    for (unsigned i = 0; i + 1 < n; i++)
+        batch[i]->next = batch[i + 1];
+    eddy__taskq_push_batch(&w->s->inject, batch[0], batch[n - 1], n);
+}
+
+void eddy__worker_push_local(struct eddy__worker *w, struct eddy__task *t, bool lifo)
+{
+    if (lifo) {
+        struct eddy__task *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
+        if (prev == NULL)
+            return; /* the slot runs next on this worker: nobody to wake */
+        t = prev;
+    }
+    push_overflow(w, t);
+    /* surplus work that another worker could take: wake one if none is
+       already looking (a no-op load when someone is) */
+    if (w->s->stealing && w->s->nworkers > 1)
+        eddy__idle_notify_one(w->s);
+}
+
+void eddy__schedule(struct eddy__task *t)
+{
+    struct eddy__sched *s = t->sched;
+    struct eddy__worker *w = eddy__tls_worker;
+    if (t->home >= 0 && !s->stealing) {
+        struct eddy__worker *home = &s->workers[t->home];
+        if (w == home) {
+            eddy__worker_push_local(w, t, true);
+        } else {
+            eddy__taskq_push(&home->inbox, t);
+            eddy__worker_unpark(home);
+        }
+        return;
+    }
+    if (w != NULL && w->s == s) {
+        eddy__worker_push_local(w, t, true);
+        return;
+    }
+    eddy__taskq_push(&s->inject, t);
+    eddy__idle_notify_one(s);
+}
+
+/* ---------------------------------------------------------- owned lists */
+
+void eddy__owned_insert(struct eddy__worker *w, struct eddy__task *t)
+{
+    struct eddy__owned *o = &w->owned;
+    eddy__task_ref(t);
+    pthread_mutex_lock(&o->lock);
+    t->owned_prev = NULL;
+    t->owned_next = o->head;
+    if (o->head != NULL)
+        o->head->owned_prev = t;
+    o->head = t;
+    o->count++;
+    t->owned_list = o;
+    pthread_mutex_unlock(&o->lock);
+}
+
+void eddy__owned_remove(struct eddy__task *t)
+{
+    struct eddy__owned *o = t->owned_list;
+    pthread_mutex_lock(&o->lock);
+    if (t->owned_prev != NULL)
+        t->owned_prev->owned_next = t->owned_next;
+    else
+        o->head = t->owned_next;
+    if (t->owned_next != NULL)
+        t->owned_next->owned_prev = t->owned_prev;
+    o->count--;
+    t->owned_list = NULL;
+    pthread_mutex_unlock(&o->lock);
+    eddy__task_unref(t);
+}
+
+/* --------------------------------------------------------------- timers */
+
+static void timers_run(struct eddy__worker *w, uint64_t now_ns)
+{
+    uint64_t now_ms = now_ns / 1000000u;
+    if (atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed) > now_ms)
+        return;
+    pthread_mutex_lock(&w->timers.lock);
+    size_t fired = eddy__wheel_advance(&w->timers.wheel, now_ms);
+    atomic_store_explicit(&w->timers.next_ms, eddy__wheel_next_expiry(&w->timers.wheel),
+                          memory_order_relaxed);
+    pthread_mutex_unlock(&w->timers.lock);
+    if (fired)
+        eddy__metric_add(&w->m.timers_fired, fired);
+}
+
+int eddy__timer_arm(struct eddy__timer *tm, uint64_t deadline_ns)
+{
+    struct eddy__worker *w = eddy__worker_current();
+    if (w == NULL)
+        return -EPERM;
+    uint64_t ms = deadline_ns / 1000000u + (deadline_ns % 1000000u != 0);
+    tm->owner = w;
+    pthread_mutex_lock(&w->timers.lock);
+    eddy__wheel_insert(&w->timers.wheel, tm, ms);
+    if (ms < atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed))
+        atomic_store_explicit(&w->timers.next_ms, eddy__wheel_next_expiry(&w->timers.wheel),
+                              memory_order_relaxed);
+    pthread_mutex_unlock(&w->timers.lock);
+    return 0;
+}
+
+bool eddy__timer_disarm(struct eddy__timer *tm)
+{
+    struct eddy__worker *w = tm->owner;
+    if (w == NULL)
+        return false;
+    pthread_mutex_lock(&w->timers.lock);
+    bool was = eddy__wheel_cancel(&w->timers.wheel, tm);
+    pthread_mutex_unlock(&w->timers.lock);
+    return was;
+}
+
+/* ------------------------------------------------------------- running */
+
+static void run_task(struct eddy__worker *w, struct eddy__task *t)
+{
+    struct eddy__sched *s = w->s;
+    if (w->searching) {
+        w->searching = false;
+        /* the last searcher found work: ramp up one more */
+        if (eddy__idle_from_searching(s))
+            eddy__idle_notify_one(s);
+    }
+    uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    uint64_t n;
+    do {
+        n = (st | EDDY__T_RUNNING) & ~(uint64_t)EDDY__T_NOTIFIED;
+        if (atomic_load_explicit(&s->closing, memory_order_relaxed) == 2)
+            n |= EDDY__T_CANCELLED;
+        /* acquire: pairs with the waker's release, so the task sees what
+           was written before it was woken */
+    } while (!atomic_compare_exchange_weak_explicit(&t->state, &st, n, memory_order_acquire,
+                                                    memory_order_relaxed));
+    w->current = t;
+    enum eddy__poll r = t->vt->run(t);
+    /* the worker may be a different thread's than... no: run returns on the
+       thread that called it; only the task's fiber moves. */
+    w->current = NULL;
+    eddy__metric_add(&w->m.polls, 1);
+    if (r == EDDY__POLL_DONE) {
+        eddy__task_complete(t);
+        return;
+    }
+    if (t->owned_list == NULL)
+        eddy__owned_insert(w, t);
+    st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    for (;;) {
+        if (st & EDDY__T_NOTIFIED) {
+            n = st & ~(uint64_t)EDDY__T_RUNNING;
+        } else {
+            n = (st & ~(uint64_t)EDDY__T_RUNNING) - EDDY__T_REF_ONE;
+        }
+        /* release: the run's writes are visible to the next runner */
+        if (atomic_compare_exchange_weak_explicit(&t->state, &st, n, memory_order_acq_rel,
+                                                  memory_order_relaxed))
+            break;
+    }
+    if (st & EDDY__T_NOTIFIED) {
+        /* woken during the run, or yielded: to the back of the queue, so
+           a task that keeps waking itself cannot starve the others */
+        if (t->home >= 0 && !s->stealing && (unsigned)t->home != w->index) {
+            eddy__taskq_push(&s->workers[t->home].inbox, t);
+            eddy__worker_unpark(&s->workers[t->home]);
+        } else {
+            push_overflow(w, t);
+        }
+    }
+    /* not notified: the reference of the run went with the CAS; the owned
+       list keeps the task alive while it waits */
+}
+
+/* Takes up to a fair share of the global queue into the local ring and
+   returns one task to run. */
+static struct eddy__task *pull_global(struct eddy__worker *w)
+{
+    struct eddy__sched *s = w->s;
+    struct eddy__task *t = eddy__taskq_pop(&w->inbox);
+    if (t != NULL) {
+        eddy__metric_add(&w->m.global_pulls, 1);
+        return t;
+    }
+    size_t len = eddy__taskq_len(&s->inject);
+    if (len == 0)
+        return NULL;
+    size_t want = len / s->nworkers + 1;
+    size_t room = eddy__deque_room(&w->q);
+    if (want > room + 1)
+        want = room + 1;
+    if (want > 128)
+        want = 128;
+    size_t got;
+    t = eddy__taskq_pop_batch(&s->inject, want, &got);
+    if (t == NULL)
+        return NULL;
+    eddy__metric_add(&w->m.global_pulls, got);
+    struct eddy__task *rest = t->next;
+    while (rest != NULL) {
+        struct eddy__task *nx = rest->next;
+        push_overflow(w, rest);
+        rest = nx;
+    }
+    return t;
+}
+
+static struct eddy__task *next_task(struct eddy__worker *w)
+{
+    struct eddy__task *t;
+    w->tick++;
+    atomic_store_explicit(&w->tick_pub, w->tick, memory_order_relaxed);
+    if (w->tick % EDDY__GLOBAL_INTERVAL == 0) {
+        t = pull_global(w);
+        if (t != NULL)
+            return t;
+    }
+    if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
+        (t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL) {
+        if (w->lifo_runs < EDDY__LIFO_MAX_RUNS) {
+            w->lifo_runs++;
+            return t;
+        }
+        push_overflow(w, t);
+    }
+    w->lifo_runs = 0;
+    t = eddy__deque_pop(&w->q);
+    if (t != NULL)
+        return t;
+    return pull_global(w);
+}
+
+static struct eddy__task *steal(struct eddy__worker *w)
+{
+    struct eddy__sched *s = w->s;
+    if (!s->stealing || s->nworkers < 2)
+        return NULL;
+    if (!w->searching) {
+        if (!eddy__idle_to_searching(s))
+            return NULL;
+        w->searching = true;
+    }
+    eddy__metric_add(&w->m.steal_attempts, 1);
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 17;
+    w->rng ^= w->rng << 5;
+    unsigned start = w->rng % s->nworkers;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct eddy__worker *v = &s->workers[(start + i) % s->nworkers];
+        if (v == w)
+            continue;
+        unsigned n = 0;
+        struct eddy__task *t = eddy__deque_steal_into(&v->q, &w->q, &n);
+        if (t != NULL) {
+            eddy__metric_add(&w->m.stolen, n);
+            return t;
+        }
+    }
+    struct eddy__task *t = pull_global(w);
+    if (t != NULL)
+        return t;
+    /* last resort: the LIFO slot of a worker stuck in one long task */
+    uint64_t now = eddy__now_ns();
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct eddy__worker *v = &s->workers[i];
+        if (v == w)
+            continue;
+        uint32_t tk = atomic_load_explicit(&v->tick_pub, memory_order_relaxed);
+        if (tk != w->seen_tick[i] || w->seen_at[i] == 0) {
+            w->seen_tick[i] = tk;
+            w->seen_at[i] = now;
+            continue;
+        }
+        if (now - w->seen_at[i] < EDDY__LIFO_STUCK_NS ||
+            atomic_load_explicit(&v->lifo, memory_order_relaxed) == NULL)
+            continue;
+        t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acq_rel);
+        if (t != NULL) {
+            eddy__metric_add(&w->m.stolen, 1);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static bool work_pending(struct eddy__sched *s)
+{
+    if (eddy__taskq_len(&s->inject) != 0)
+        return true;
+    for (unsigned i = 0; i < s->nworkers; i++)
+        if (eddy__deque_len(&s->workers[i].q) != 0 ||
+            atomic_load_explicit(&s->workers[i].lifo, memory_order_relaxed) != NULL)
+            return true;
+    return false;
+}
+
+static void maintenance(struct eddy__worker *w)
+{
+    timers_run(w, eddy__now_ns());
+    const struct eddy__driver_ops *ops = w->s->drv_ops;
+    if (ops->has_io != NULL && ops->has_io(w->drv)) {
+        int n = ops->park(w->drv, 0);
+        if (n > 0)
+            eddy__metric_add(&w->m.io_events, (uint64_t)n);
+    }
+}
+
+static void park(struct eddy__worker *w)
+{
+    struct eddy__sched *s = w->s;
+    bool last = eddy__idle_to_parked(s, w->index, w->searching);
+    w->searching = false;
+    if (last && work_pending(s))
+        eddy__idle_notify_one(s); /* may pick this very worker: fine */
+
+    int64_t timeout = -1;
+    uint64_t next_ms = atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed);
+    if (next_ms != UINT64_MAX) {
+        uint64_t now = eddy__now_ns();
+        uint64_t dl = next_ms * 1000000u;
+        timeout = dl > now ? (int64_t)(dl - now) : 0;
+    }
+    /* another worker is busy: come back soon to take what it strands */
+    if (s->stealing && s->nworkers > 1 && eddy__idle_others_busy(s) &&
+        (timeout < 0 || timeout > EDDY__WATCH_NS))
+        timeout = EDDY__WATCH_NS;
+    int expect = EDDY__PARK_EMPTY;
+    /* seq_cst: pairs with eddy__worker_unpark's exchange */
+    if (atomic_compare_exchange_strong_explicit(&w->park_state, &expect, EDDY__PARK_PARKED,
+                                                memory_order_seq_cst, memory_order_seq_cst)) {
+        eddy__metric_add(&w->m.parks, 1);
+        int n = s->drv_ops->park(w->drv, timeout);
+        if (n > 0)
+            eddy__metric_add(&w->m.io_events, (uint64_t)n);
+    }
+    atomic_store_explicit(&w->park_state, EDDY__PARK_EMPTY, memory_order_seq_cst);
+    if (eddy__idle_from_parked(s, w->index))
+        w->searching = true;
+    timers_run(w, eddy__now_ns());
+}
+
+void *eddy__worker_main(void *arg)
+{
+    struct eddy__worker *w = arg;
+    struct eddy__sched *s = w->s;
+    eddy__tls_worker = w;
+    if (s->pin) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        CPU_SET(w->index % (unsigned)(ncpu > 0 ? ncpu : 1), &set);
+        (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    }
+    if (s->on_thread_start != NULL)
+        s->on_thread_start(w->index, s->ud);
+
+    while (!atomic_load_explicit(&s->stopping, memory_order_acquire)) {
+        struct eddy__task *t = next_task(w);
+        if (t == NULL)
+            t = steal(w);
+        if (t != NULL) {
+            uint64_t t0 = 0;
+            if (w->tick % 16 == 0)
+                t0 = eddy__now_ns();
+            run_task(w, t);
+            if (t0 != 0)
+                eddy__metric_add(&w->m.busy_ns, (eddy__now_ns() - t0) * 16);
+            if (w->tick % EDDY__GLOBAL_INTERVAL == 0)
+                maintenance(w);
+            continue;
+        }
+        maintenance(w);
+        /* bounded spin: work often arrives within microseconds */
+        uint64_t until = eddy__now_ns() + EDDY__SPIN_NS;
+        bool found = false;
+        while (eddy__now_ns() < until) {
+            if (eddy__deque_len(&w->q) || atomic_load_explicit(&w->lifo, memory_order_relaxed) || eddy__taskq_len(&w->inbox) ||
+                eddy__taskq_len(&s->inject) ||
+                atomic_load_explicit(&w->park_state, memory_order_relaxed) == EDDY__PARK_NOTIFIED ||
+                atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
+                found = true;
+                break;
+            }
+            if (w->searching || (s->stealing && work_pending(s))) {
+                t = steal(w);
+                if (t != NULL) {
+                    run_task(w, t);
+                    found = true;
+                    break;
+                }
+            }
+            sched_yield();
+        }
+        if (found)
+            continue;
+        park(w);
+    }
+    if (w->searching) {
+        w->searching = false;
+        eddy__idle_from_searching(s);
+    }
+    if (s->on_thread_stop != NULL)
+        s->on_thread_stop(w->index, s->ud);
+    eddy__tls_worker = NULL;
+    return NULL;
+}

@@ -1,0 +1,75 @@
+/*
+ * tests/helpers.c: watchdog, filter and small utilities for the cmocka tests.
+ */
+#include "helpers.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void watchdog_fired(int sig)
+{
+    static const char msg[] = "\nwatchdog: test took too long (hang?), aborting\n";
+    (void)sig;
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(124);
+}
+
+int eddy_test_run(const char *group, const struct CMUnitTest *tests, size_t n,
+                  int argc, char **argv, unsigned watchdog_s)
+{
+    const char *filter = getenv("EDDY_TEST_FILTER");
+    if (argc > 1)
+        filter = argv[1];
+    if (filter != NULL && filter[0] != '\0')
+        cmocka_set_test_filter(filter);
+    if (watchdog_s == 0)
+        watchdog_s = 120;
+    if (eddy_test_sanitized())
+        watchdog_s *= 4;
+    signal(SIGALRM, watchdog_fired);
+    alarm(watchdog_s);
+    const char *base = strrchr(group, '/');
+    return _cmocka_run_group_tests(base ? base + 1 : group, tests, n, NULL, NULL);
+}
+
+int64_t eddy_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int eddy_test_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+int eddy_test_sanitized(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return 1;
+#else
+    return 0;
+#endif
+#else
+    return 0;
+#endif
+}

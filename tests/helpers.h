@@ -1,0 +1,58 @@
+/*
+ * tests/helpers.h: what every eddy test uses on top of cmocka: assertions
+ * that print eddy_strerror, a watchdog so a hang fails instead of blocking
+ * CI, and a test-name filter (EDDY_TEST_FILTER or argv[1], a glob).
+ */
+#ifndef EDDY_TESTS_HELPERS_H
+#define EDDY_TESTS_HELPERS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <eddy.h>
+
+/** Fails unless rc >= 0, printing the call and eddy_strerror(rc). */
+#define assert_ok(expr)                                                         \
+    do {                                                                        \
+        long long rc_ = (long long)(expr);                                      \
+        if (rc_ < 0)                                                            \
+            fail_msg("%s returned %lld (%s)", #expr, rc_, eddy_strerror((int)rc_)); \
+    } while (0)
+
+/** Fails unless expr returns exactly the error err (a negative errno). */
+#define assert_err(expr, err)                                                   \
+    do {                                                                        \
+        long long rc_ = (long long)(expr);                                      \
+        if (rc_ != (long long)(err))                                            \
+            fail_msg("%s returned %lld (%s), expected %d (%s)", #expr, rc_,     \
+                     eddy_strerror((int)rc_), (int)(err), eddy_strerror(err));  \
+    } while (0)
+
+/**
+ * Runs the group with the watchdog armed (watchdog_s seconds for the whole
+ * file; 0: 120) and the name filter applied. Returns the process exit code.
+ */
+int eddy_test_run(const char *group, const struct CMUnitTest *tests, size_t n,
+                  int argc, char **argv, unsigned watchdog_s);
+
+#define EDDY_TEST_MAIN(tests, watchdog_s)                                            \
+    int main(int argc, char **argv)                                                  \
+    {                                                                                \
+        return eddy_test_run(__FILE__, tests, sizeof(tests) / sizeof((tests)[0]),    \
+                             argc, argv, (watchdog_s));                              \
+    }
+
+/** Monotonic milliseconds, for bounded loops and elapsed-time checks. */
+int64_t eddy_test_now_ms(void);
+
+/** Number of open file descriptors of this process (/proc/self/fd). */
+int eddy_test_count_fds(void);
+
+/** True when built with AddressSanitizer or ThreadSanitizer (slower). */
+int eddy_test_sanitized(void);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * tests/rt/test_cancel.c: abort (cooperative cancellation) and deadline
+ * scopes: a task suspended in sleep, a channel, or a join returns promptly
+ * with -ECANCELED; deadlines turn suspensions into -ETIMEDOUT and nest.
+ */
+/* ctest-labels: concurrency */
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "helpers.h"
+
+static eddy_rt *new_rt(unsigned workers)
+{
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = workers;
+    eddy_rt *rt = NULL;
+    assert_ok(eddy_rt_new(&rt, &cfg));
+    return rt;
+}
+
+static atomic_int started;
+
+static void *sleep_long(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&started, 1);
+    int rc = eddy_sleep_ms(60000);
+    int rc2 = eddy_sleep_ms(10); /* later suspensions fail too */
+    return (void *)(intptr_t)(rc == rc2 ? rc : 1);
+}
+
+static void wait_started(int n)
+{
+    int64_t until = eddy_test_now_ms() + 10000;
+    while (atomic_load(&started) < n && eddy_test_now_ms() < until)
+        sched_yield();
+    assert_true(atomic_load(&started) >= n);
+}
+
+static void abort_of_a_sleeping_task_returns_ecanceled_promptly(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    atomic_store(&started, 0);
+    eddy_task *h;
+    assert_ok(eddy_rt_spawn(rt, &h, sleep_long, NULL));
+    wait_started(1);
+    int64_t t0 = eddy_test_now_ms();
+    assert_ok(eddy_abort(h));
+    void *r = NULL;
+    assert_err(eddy_join(h, &r), -ECANCELED);
+    assert_true(eddy_test_now_ms() - t0 < 2000);
+    assert_int_equal((intptr_t)r, -ECANCELED); /* the body saw -ECANCELED twice */
+    eddy_rt_free(rt);
+}
+
+static void *recv_forever(void *arg)
+{
+    eddy_chan *c = arg;
+    atomic_fetch_add(&started, 1);
+    int v;
+    return (void *)(intptr_t)eddy_chan_recv(c, &v);
+}
+
+static void abort_of_a_channel_blocked_task_returns_ecanceled(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    atomic_store(&started, 0);
+    eddy_chan *c;
+    assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
+    eddy_task *h;
+    assert_ok(eddy_rt_spawn(rt, &h, recv_forever, c));
+    wait_started(1);
+    assert_ok(eddy_abort(h));
+    void *r = NULL;
+    assert_err(eddy_join_timeout(h, &r, 5000), -ECANCELED);
+    assert_int_equal((intptr_t)r, -ECANCELED);
+    /* the channel is intact: its waiter list was cleaned up */
+    int v = 5;
+    assert_ok(eddy_chan_try_send(c, &v));
+    v = 0;
+    assert_ok(eddy_chan_try_recv(c, &v));
+    assert_int_equal(v, 5);
+    eddy_chan_free(c);
+    eddy_rt_free(rt);
+}
+
+static void *join_other(void *arg)
+{
+    eddy_task *other = arg;
+    atomic_fetch_add(&started, 1);
+    return (void *)(intptr_t)eddy_join(other, NULL);
+}
+
+static void abort_of_a_join_blocked_task_leaves_the_joined_handle_valid(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    atomic_store(&started, 0);
+    eddy_task *sleeper, *joiner;
+    assert_ok(eddy_rt_spawn(rt, &sleeper, sleep_long, NULL));
+    assert_ok(eddy_rt_spawn(rt, &joiner, join_other, sleeper));
+    wait_started(2);
+    assert_ok(eddy_abort(joiner));
+    void *r = NULL;
+    assert_err(eddy_join_timeout(joiner, &r, 5000), -ECANCELED);
+    assert_int_equal((intptr_t)r, -ECANCELED);
+    /* the joiner's own cancellation left the sleeper's handle usable */
+    assert_ok(eddy_abort(sleeper));
+    assert_err(eddy_join_timeout(sleeper, NULL, 5000), -ECANCELED);
+    eddy_rt_free(rt);
+}
+
+static void *never_runs(void *arg)
+{
+    atomic_int *ran = arg;
+    atomic_store(ran, 1);
+    return NULL;
+}
+
+static void *spawn_then_abort_before_it_runs(void *arg)
+{
+    atomic_int *ran = arg;
+    eddy_task *h;
+    /* the child lands in this worker's queue and cannot run before this
+       task suspends: abort it first */
+    assert_ok(eddy_spawn(&h, never_runs, ran));
+    assert_ok(eddy_abort(h));
+    assert_ok(eddy_abort(h)); /* idempotent */
+    return (void *)(intptr_t)eddy_join(h, NULL);
+}
+
+static void a_task_aborted_before_it_starts_never_runs(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(1);
+    atomic_int ran;
+    atomic_init(&ran, 0);
+    void *r = NULL;
+    assert_ok(eddy_rt_block_on(rt, spawn_then_abort_before_it_runs, &ran, &r));
+    assert_int_equal((intptr_t)r, -ECANCELED);
+    assert_int_equal(atomic_load(&ran), 0);
+    eddy_rt_free(rt);
+}
+
+static void *deadline_cuts_sleep(void *arg)
+{
+    (void)arg;
+    assert_ok(eddy_deadline_push(30));
+    uint64_t t0 = eddy_now_ns();
+    int rc = eddy_sleep_ms(10000);
+    uint64_t ms = (eddy_now_ns() - t0) / 1000000u;
+    eddy_deadline_pop();
+    assert_int_equal(rc, -ETIMEDOUT);
+    assert_true(ms >= 30 && ms < 3000);
+    /* outside the scope sleeping works again */
+    assert_ok(eddy_sleep_ms(1));
+    return NULL;
+}
+
+static void deadline_scope_turns_a_long_sleep_into_etimedout(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    assert_ok(eddy_rt_block_on(rt, deadline_cuts_sleep, NULL, NULL));
+    eddy_rt_free(rt);
+}
+
+static void *nested_deadlines(void *arg)
+{
+    (void)arg;
+    assert_ok(eddy_deadline_push(40));
+    assert_ok(eddy_deadline_push(100000)); /* cannot extend the outer one */
+    assert_ok(eddy_deadline_push(5));
+    assert_err(eddy_sleep_ms(1000), -ETIMEDOUT); /* innermost: 5 ms */
+    eddy_deadline_pop();
+    uint64_t t0 = eddy_now_ns();
+    assert_err(eddy_sleep_ms(1000), -ETIMEDOUT); /* the outer 40 ms still holds */
+    assert_true((eddy_now_ns() - t0) / 1000000u < 1000);
+    eddy_deadline_pop();
+    eddy_deadline_pop();
+    eddy_deadline_pop(); /* one too many: ignored */
+    assert_ok(eddy_sleep_ms(1));
+    /* a short sleep inside a long deadline is plain success */
+    assert_ok(eddy_deadline_push(5000));
+    assert_ok(eddy_sleep_ms(5));
+    eddy_deadline_pop();
+    return NULL;
+}
+
+static void nested_deadlines_never_extend_outer_ones(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(1);
+    assert_ok(eddy_rt_block_on(rt, nested_deadlines, NULL, NULL));
+    eddy_rt_free(rt);
+}
+
+static void *deadline_on_join(void *arg)
+{
+    eddy_task *h;
+    assert_ok(eddy_spawn(&h, sleep_long, arg));
+    assert_ok(eddy_deadline_push(20));
+    int rc = eddy_join(h, NULL);
+    eddy_deadline_pop();
+    assert_int_equal(rc, -ETIMEDOUT);
+    assert_ok(eddy_abort(h));
+    assert_err(eddy_join(h, NULL), -ECANCELED);
+    return NULL;
+}
+
+static void deadline_applies_to_join(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    assert_ok(eddy_rt_block_on(rt, deadline_on_join, NULL, NULL));
+    eddy_rt_free(rt);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(abort_of_a_sleeping_task_returns_ecanceled_promptly),
+    cmocka_unit_test(abort_of_a_channel_blocked_task_returns_ecanceled),
+    cmocka_unit_test(abort_of_a_join_blocked_task_leaves_the_joined_handle_valid),
+    cmocka_unit_test(a_task_aborted_before_it_starts_never_runs),
+    cmocka_unit_test(deadline_scope_turns_a_long_sleep_into_etimedout),
+    cmocka_unit_test(nested_deadlines_never_extend_outer_ones),
+    cmocka_unit_test(deadline_applies_to_join),
+};
+
+EDDY_TEST_MAIN(tests, 120)

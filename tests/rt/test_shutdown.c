@@ -1,0 +1,188 @@
+/*
+ * tests/rt/test_shutdown.c: shutdown waits for tasks within the grace
+ * period, aborts the rest, drops tasks that ignore cancellation, refuses new
+ * spawns, and releases everything (AddressSanitizer checks for leaks).
+ */
+/* ctest-labels: concurrency */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "helpers.h"
+
+static eddy_rt *new_rt(unsigned workers)
+{
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = workers;
+    eddy_rt *rt = NULL;
+    assert_ok(eddy_rt_new(&rt, &cfg));
+    return rt;
+}
+
+static void *short_sleep(void *arg)
+{
+    atomic_int *done = arg;
+    eddy_sleep_ms(20);
+    atomic_fetch_add(done, 1);
+    return NULL;
+}
+
+static void shutdown_waits_for_tasks_that_end_within_grace(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    atomic_int done;
+    atomic_init(&done, 0);
+    for (int i = 0; i < 100; i++)
+        assert_ok(eddy_rt_spawn(rt, NULL, short_sleep, &done));
+    assert_ok(eddy_rt_shutdown(rt, 10000));
+    assert_int_equal(atomic_load(&done), 100);
+    assert_err(eddy_rt_spawn(rt, NULL, short_sleep, &done), -ESHUTDOWN);
+    assert_ok(eddy_rt_shutdown(rt, 10)); /* again: no-op */
+    eddy_rt_free(rt);
+}
+
+static void *sleep_then_count(void *arg)
+{
+    atomic_int *cancelled = arg;
+    /* holds heap memory across the suspension: must be freed on the
+       cancellation path for ASan to stay quiet */
+    char *buf = malloc(1024);
+    int rc = eddy_sleep_ms(60000);
+    free(buf);
+    if (rc == -ECANCELED)
+        atomic_fetch_add(cancelled, 1);
+    return NULL;
+}
+
+static void shutdown_aborts_tasks_still_running_after_grace(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    atomic_int cancelled;
+    atomic_init(&cancelled, 0);
+    eddy_task *h[50];
+    for (int i = 0; i < 50; i++)
+        assert_ok(eddy_rt_spawn(rt, &h[i], sleep_then_count, &cancelled));
+    int64_t t0 = eddy_test_now_ms();
+    assert_err(eddy_rt_shutdown(rt, 50), -ETIMEDOUT);
+    assert_true(eddy_test_now_ms() - t0 < 5000);
+    assert_int_equal(atomic_load(&cancelled), 50);
+    eddy_rt_free(rt);
+    /* handles outlive the runtime and report the abort */
+    for (int i = 0; i < 50; i++)
+        assert_err(eddy_join(h[i], NULL), -ECANCELED);
+}
+
+static void *ignore_cancellation(void *arg)
+{
+    atomic_int *entered = arg;
+    atomic_fetch_add(entered, 1);
+    for (;;) {
+        /* a badly behaved task: retries forever on every error */
+        if (eddy_sleep_ms(5) == 0)
+            continue;
+        eddy_yield();
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void *blocked_in_channel(void *arg)
+{
+    eddy_chan *c = arg;
+    int v;
+    (void)eddy_chan_recv(c, &v);
+    return NULL;
+}
+
+static void free_drops_tasks_that_never_end_and_releases_everything(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    atomic_int entered;
+    atomic_init(&entered, 0);
+    eddy_chan *c;
+    assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
+    for (int i = 0; i < 4; i++)
+        assert_ok(eddy_rt_spawn(rt, NULL, ignore_cancellation, &entered));
+    static atomic_int sleepers_done;
+    for (int i = 0; i < 1000; i++)
+        assert_ok(eddy_rt_spawn(rt, NULL, short_sleep, &sleepers_done));
+    eddy_task *blocked;
+    assert_ok(eddy_rt_spawn(rt, &blocked, blocked_in_channel, c));
+    int64_t until = eddy_test_now_ms() + 5000;
+    while (atomic_load(&entered) < 4 && eddy_test_now_ms() < until)
+        sched_yield();
+    int64_t t0 = eddy_test_now_ms();
+    eddy_rt_free(rt); /* shutdown(0) then drop what is left */
+    assert_true(eddy_test_now_ms() - t0 < 5000);
+    assert_err(eddy_join(blocked, NULL), -ECANCELED);
+    eddy_chan_free(c);
+}
+
+static void *spawn_children_forever(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        if (eddy_spawn(NULL, spawn_children_forever, NULL) < 0)
+            return NULL; /* refused once shutdown aborts */
+        if (eddy_sleep_ms(1) < 0)
+            return NULL;
+    }
+}
+
+static void shutdown_ends_a_task_tree_that_keeps_spawning(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    assert_ok(eddy_rt_spawn(rt, NULL, spawn_children_forever, NULL));
+    struct timespec ts = { 0, 50 * 1000000 };
+    nanosleep(&ts, NULL);
+    int64_t t0 = eddy_test_now_ms();
+    (void)eddy_rt_shutdown(rt, 20);
+    assert_true(eddy_test_now_ms() - t0 < 5000);
+    eddy_rt_free(rt);
+}
+
+static void *idle_check(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void an_idle_runtime_uses_almost_no_cpu(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    assert_ok(eddy_rt_block_on(rt, idle_check, NULL, NULL));
+    struct timespec ts = { 0, 100 * 1000000 };
+    nanosleep(&ts, NULL); /* let the workers park */
+    eddy_worker_metrics a[2], b[2];
+    for (unsigned i = 0; i < 2; i++)
+        assert_ok(eddy_rt_worker_metrics(rt, i, &a[i]));
+    ts.tv_nsec = 300 * 1000000;
+    nanosleep(&ts, NULL);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_ok(eddy_rt_worker_metrics(rt, i, &b[i]));
+        /* parked for the whole time: at most a couple of wake-ups */
+        assert_true(b[i].parks - a[i].parks <= 2);
+        assert_int_equal(b[i].polls, a[i].polls);
+    }
+    eddy_rt_free(rt);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(shutdown_waits_for_tasks_that_end_within_grace),
+    cmocka_unit_test(shutdown_aborts_tasks_still_running_after_grace),
+    cmocka_unit_test(free_drops_tasks_that_never_end_and_releases_everything),
+    cmocka_unit_test(shutdown_ends_a_task_tree_that_keeps_spawning),
+    cmocka_unit_test(an_idle_runtime_uses_almost_no_cpu),
+};
+
+EDDY_TEST_MAIN(tests, 120)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what eddy needs to build, test and benchmark on Debian 12.
+# Run as root (CI does), or with sudo.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+    build-essential cmake pkg-config ca-certificates \
+    libcmocka-dev libjemalloc-dev libbenchmark-dev \
+    libcurl4-openssl-dev liburing-dev
