@@ -13,8 +13,9 @@
  * Portable fallback (EDDY_FIBER_PORTABLE, automatic on other targets): the
  * fresh stack is entered once at init with makecontext/swapcontext, which
  * leaves a _setjmp buffer there; every later switch is _setjmp/_longjmp,
- * each buffer living on the stack it describes. It costs tens of ns, not
- * the ~550 ns of swapcontext's signal-mask syscalls. Not for TSan builds.
+ * each buffer living on the stack it describes: about 16 ns per switch on
+ * this VM (forced on x86-64), not the ~550 ns of swapcontext's signal-mask
+ * syscalls. Not for TSan builds.
  */
 #if !defined(__x86_64__) && !defined(__aarch64__) && !defined(EDDY_FIBER_PORTABLE)
 #define EDDY_FIBER_PORTABLE 1
@@ -28,7 +29,6 @@
 #include "rt/fiber.h"
 
 #include <assert.h>
-#include <stdint.h>
 #include <stdlib.h>
 
 #if defined(EDDY_TSAN) || defined(__SANITIZE_THREAD__)

@@ -4,17 +4,20 @@
  * annotations, the fiber record and the choice of stacks are in fiber.c
  * and stack.c. Same contract as fiber_x86_64.S.
  *
- * A suspended context is its stack pointer alone. Above it sits a 160-byte
- * frame of the callee-saved registers (AAPCS64 5.1: x19-x28, the frame
- * pointer x29, the link register x30, and the low 64 bits of v8-v15):
+ * A suspended context is its stack pointer alone. From there up lies a
+ * 160-byte frame of the callee-saved registers (AAPCS64 5.1: x19-x28, the
+ * frame pointer x29, the link register x30, and the low 64 bits of
+ * v8-v15):
  *
  *     sp+0   x19 x20   sp+16  x21 x22   sp+32  x23 x24   sp+48  x25 x26
  *     sp+64  x27 x28   sp+80  x29 x30   sp+96  d8  d9    sp+112 d10 d11
  *     sp+128 d12 d13   sp+144 d14 d15
  *
  * FPCR and FPSR are shared by the fibers of a thread and not saved
- * (fiber.h). x18, the platform register, is left alone. Not run on real
- * hardware yet: checked only by assembling it (clang --target=aarch64).
+ * (fiber.h). x18, the platform register, is left alone. Unlike x86-64 it
+ * resumes with ret: a br to the resume point would need a BTI landing pad
+ * there, which call sites do not have. Not run on real hardware yet:
+ * checked only by assembling it (clang --target=aarch64-linux-gnu).
  */
 #if defined(__aarch64__) && !defined(EDDY_FIBER_PORTABLE)
 

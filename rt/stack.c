@@ -6,16 +6,18 @@
  * scheduler calls eddy__stack_canary_ok when a fiber switches out).
  *
  * Layout. A chunk is one mmap(MAP_NORESERVE): a header page, then up to
- * CHUNK_STACKS slots carved lazily, one at a time, as the pool runs dry.
+ * CHUNK_STACKS slots carved lazily, a few at a time, as the pool runs dry.
  * A slot is
  *
  *     [ guard page | lo: canary ... usable stack ... | struct eddy__stack ]
  *
  * with the descriptor in the last DESC_SPACE bytes, so the stack top page
- * holds both the descriptor and the fiber's first frames: a fresh stack
- * costs the top page plus the canary page. Adjacent anonymous mappings
- * merge, so with MADV_GUARD_INSTALL a million stacks take a handful of
- * VMAs; with mprotect guards each one costs two (split), hence the budget.
+ * holds both the descriptor and the fiber's first frames: a fresh guarded
+ * stack costs one page of RSS. Only stacks without a guard carry the canary
+ * (its page would double that). Adjacent
+ * anonymous mappings merge, so with MADV_GUARD_INSTALL a million stacks
+ * take a handful of VMAs; with mprotect guards each one costs two (split),
+ * hence the budget.
  *
  * Default-size stacks cycle through the caches and the depot in batches;
  * other sizes get a chunk each and a short list of their own.
@@ -49,7 +51,7 @@
 #endif
 
 #define STACK_DEFAULT_SIZE (64u * 1024) /* RUNTIME-NOTES 6.1.5 */
-#define DESC_SPACE 64                   /* descriptor bytes at the top */
+#define DESC_SPACE 192                  /* descriptor bytes at the top */
 #define CHUNK_STACKS 64                 /* slots per chunk of default stacks */
 #define CHUNK_MAX_BYTES ((size_t)256 << 20) /* fewer slots for huge stacks */
 #define BATCH 32                        /* stacks moved per depot visit */
@@ -117,13 +119,20 @@ static uint64_t canary_for(const struct eddy__stack *s)
 
 bool eddy__stack_canary_ok(const struct eddy__stack *s)
 {
+    if (s->guard != EDDY__GUARD_NONE)
+        return true; /* the guard page catches an overflow by itself */
     uint64_t v;
     memcpy(&v, s->lo, sizeof v);
     return v == canary_for(s);
 }
 
+/* Only unguarded stacks carry a canary: writing it touches the bottom page,
+   which would double the memory of a stack that uses only its top page (a
+   million sleeping tasks). */
 static void write_canary(struct eddy__stack *s)
 {
+    if (s->guard != EDDY__GUARD_NONE)
+        return;
     uint64_t v = canary_for(s);
     memcpy(s->lo, &v, sizeof v);
 }
@@ -148,6 +157,12 @@ static struct chunk *map_chunk(size_t span, unsigned nslots)
 
 static void unmap_chunk(struct chunk *c)
 {
+    for (unsigned i = 0; i < c->carved; i++) {
+        char *slot = (char *)c + page_size + (size_t)i * c->span;
+        struct eddy__stack *s = (struct eddy__stack *)(slot + c->span - DESC_SPACE);
+        if (s->fiber_live)
+            eddy__fiber_destroy(&s->fiber);
+    }
 #ifdef STACK_ASAN
     /* Frames that never returned leave poisoned shadow behind; a later
        mapping at the same address must not inherit it. */
@@ -204,6 +219,9 @@ static struct eddy__stack *carve(struct eddy__stack_pool *p, struct chunk *c)
     s->size = c->span - page_size - DESC_SPACE;
     s->guard = install_guard(p, slot);
     s->released = 0;
+    s->fiber_live = 0;
+    s->user = NULL;
+    memset(&s->fiber, 0, sizeof s->fiber);
     write_canary(s);
     return s;
 }

@@ -30,16 +30,21 @@ struct fiber_task {
     uint32_t stack_size;        /* requested; 0: the runtime's default */
     bool done;                  /* owner: the task; set before its last switch */
     uint64_t dl_inline[INLINE_DEADLINES];
-    struct eddy__fiber fiber;
 };
 _Static_assert(sizeof(struct fiber_task) <= EDDY__TASK_BLOCK, "fiber task fits a task block");
 
-static void fiber_entry(void *arg)
+/* The body of a stack's fiber: runs one task after another. A task ends by
+   switching back to its worker with done set; the next task to take this
+   stack resumes the fiber here. */
+static void stack_loop(void *arg)
 {
-    struct fiber_task *ft = arg;
-    ft->base.result = ft->fn(ft->arg);
-    ft->done = true;
-    eddy__fiber_exit_to(&ft->fiber, ft->ret);
+    struct eddy__stack *st = arg;
+    for (;;) {
+        struct fiber_task *ft = st->user;
+        ft->base.result = ft->fn(ft->arg);
+        ft->done = true;
+        eddy__fiber_switch(&st->fiber, ft->ret);
+    }
 }
 
 static enum eddy__poll fiber_run(struct eddy__task *t)
@@ -52,27 +57,33 @@ static enum eddy__poll fiber_run(struct eddy__task *t)
             t->result = NULL;
             return EDDY__POLL_DONE;
         }
-        ft->stack = eddy__stack_get(&rt->stacks, idx, ft->stack_size);
-        if (ft->stack == NULL) {
+        struct eddy__stack *st = eddy__stack_get(&rt->stacks, idx, ft->stack_size);
+        if (st == NULL) {
             fprintf(stderr, "eddy: no memory for a fiber stack; task dropped as cancelled\n");
             atomic_fetch_or(&t->state, EDDY__T_CANCELLED);
             t->result = NULL;
             return EDDY__POLL_DONE;
         }
-        eddy__fiber_init(&ft->fiber, ft->stack->lo, ft->stack->size, fiber_entry, ft);
+        if (!st->fiber_live) {
+            eddy__fiber_init(&st->fiber, st->lo, st->size, stack_loop, st);
+            st->fiber_live = 1;
+        }
+        st->user = ft;
+        ft->stack = st;
         t->started = 1;
     }
+    struct eddy__stack *st = ft->stack;
     ft->ret = &rt->thread_ctx[idx];
-    eddy__fiber_switch(ft->ret, &ft->fiber);
-    if (!eddy__stack_canary_ok(ft->stack)) {
+    eddy__fiber_switch(ft->ret, &st->fiber);
+    if (!eddy__stack_canary_ok(st)) {
         fprintf(stderr, "eddy: fiber stack overflow in task %s (stack %zu bytes)\n",
-                ft->name ? ft->name : "(unnamed)", ft->stack->size);
+                ft->name ? ft->name : "(unnamed)", st->size);
         abort();
     }
     if (!ft->done)
         return EDDY__POLL_PENDING;
-    eddy__fiber_destroy(&ft->fiber);
-    eddy__stack_put(&rt->stacks, idx, ft->stack);
+    st->user = NULL;
+    eddy__stack_put(&rt->stacks, idx, st); /* its fiber waits at the loop's top */
     ft->stack = NULL;
     return EDDY__POLL_DONE;
 }
@@ -80,16 +91,21 @@ static enum eddy__poll fiber_run(struct eddy__task *t)
 static void fiber_suspend(struct eddy__task *t)
 {
     struct fiber_task *ft = (struct fiber_task *)t;
-    eddy__fiber_switch(&ft->fiber, ft->ret);
+    eddy__fiber_switch(&ft->stack->fiber, ft->ret);
 }
 
 static void fiber_drop(struct eddy__task *t)
 {
     struct fiber_task *ft = (struct fiber_task *)t;
-    if (ft->stack != NULL) {
+    struct eddy__stack *st = ft->stack;
+    if (st != NULL) {
+        /* suspended mid-task: its fiber can never be resumed; the stack
+           gets a fresh one when next used */
         eddy_rt *rt = eddy__sched_ud(t->sched);
-        eddy__fiber_destroy(&ft->fiber);
-        eddy__stack_put(&rt->stacks, -1, ft->stack);
+        eddy__fiber_destroy(&st->fiber);
+        st->fiber_live = 0;
+        st->user = NULL;
+        eddy__stack_put(&rt->stacks, -1, st);
         ft->stack = NULL;
     }
 }

@@ -44,6 +44,16 @@ void eddy__idle_notify_one(struct eddy__sched *s)
     eddy__worker_unpark(&s->workers[idx]);
 }
 
+void eddy__idle_notify_remote(struct eddy__sched *s)
+{
+    /* seq_cst fence: orders the caller's queue push (a store) before the
+       idle_state load (Dekker with the parker's fetch_sub and re-check of
+       the queues in worker.c park()). Local pushes skip it: the parker's
+       bounded watch timeout backs them up instead of a fence per spawn. */
+    atomic_thread_fence(memory_order_seq_cst);
+    eddy__idle_notify_one(s);
+}
+
 bool eddy__idle_to_searching(struct eddy__sched *s)
 {
     uint32_t st = atomic_load_explicit(&s->idle_state, memory_order_seq_cst);

@@ -149,7 +149,7 @@ int eddy__sched_spawn(struct eddy__sched *s, struct eddy__task *t, int worker)
         eddy__worker_push_local(w, t, true);
     } else {
         eddy__taskq_push(&s->inject, t);
-        eddy__idle_notify_one(s);
+        eddy__idle_notify_remote(s);
     }
     return 0;
 }
@@ -217,7 +217,11 @@ int eddy__sched_shutdown(struct eddy__sched *s, int64_t grace_ms)
     atomic_store(&s->closing, 2); /* queued tasks start cancelled */
     abort_owned(s);
     eddy__blocking_cancel_queued(&s->blocking);
-    (void)wait_all_done(s, grace_ms);
+    /* Aborted tasks get time to unwind even with no grace: a task dropped
+       while suspended leaves its waiter nodes linked in user objects
+       (channels, mutexes), so dropping is the last resort. */
+    int64_t unwind = grace_ms < 0 ? -1 : grace_ms < EDDY__UNWIND_MS ? EDDY__UNWIND_MS : grace_ms;
+    (void)wait_all_done(s, unwind);
     return -ETIMEDOUT;
 }
 

@@ -31,6 +31,8 @@
 /* A parked worker wakes this often while another worker is busy, to take
    what a stuck worker would strand (RUNTIME-NOTES.md 6.3, Tokio #4730). */
 #define EDDY__WATCH_NS 1000000
+/* Least time a shutdown gives aborted tasks to unwind before dropping them. */
+#define EDDY__UNWIND_MS 500
 
 /* A mutex-protected FIFO of tasks linked through task->next, with a length
    readable without the lock. The global inject queue and each worker's
@@ -151,6 +153,7 @@ void eddy__owned_remove(struct eddy__task *t);
 
 /* idle.c */
 void eddy__idle_notify_one(struct eddy__sched *s);
+void eddy__idle_notify_remote(struct eddy__sched *s);
 bool eddy__idle_to_searching(struct eddy__sched *s);
 bool eddy__idle_from_searching(struct eddy__sched *s); /* true: was the last */
 bool eddy__idle_to_parked(struct eddy__sched *s, unsigned index, bool searching);

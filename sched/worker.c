@@ -111,7 +111,7 @@ void eddy__schedule(struct eddy__task *t)
         return;
     }
     eddy__taskq_push(&s->inject, t);
-    eddy__idle_notify_one(s);
+    eddy__idle_notify_remote(s);
 }
 
 /* ---------------------------------------------------------- owned lists */
@@ -360,13 +360,20 @@ static struct eddy__task *steal(struct eddy__worker *w)
     return NULL;
 }
 
-static bool work_pending(struct eddy__sched *s)
+/* Work this worker could take: its own queues, and with stealing the
+   global queue and the other rings (not their LIFO slots: those are taken
+   only from a stuck worker, which the park's watch timeout covers). */
+static bool work_pending(struct eddy__worker *w)
 {
+    struct eddy__sched *s = w->s;
+    if (eddy__taskq_len(&w->inbox) != 0 || eddy__deque_len(&w->q) != 0)
+        return true;
+    if (!s->stealing)
+        return false;
     if (eddy__taskq_len(&s->inject) != 0)
         return true;
     for (unsigned i = 0; i < s->nworkers; i++)
-        if (eddy__deque_len(&s->workers[i].q) != 0 ||
-            atomic_load_explicit(&s->workers[i].lifo, memory_order_relaxed) != NULL)
+        if (eddy__deque_len(&s->workers[i].q) != 0)
             return true;
     return false;
 }
@@ -385,10 +392,16 @@ static void maintenance(struct eddy__worker *w)
 static void park(struct eddy__worker *w)
 {
     struct eddy__sched *s = w->s;
-    bool last = eddy__idle_to_parked(s, w->index, w->searching);
+    (void)eddy__idle_to_parked(s, w->index, w->searching);
     w->searching = false;
-    if (last && work_pending(s))
-        eddy__idle_notify_one(s); /* may pick this very worker: fine */
+    /* Re-check after being counted out (pairs with the fence in
+       eddy__idle_notify_remote): a push that saw this worker still counted
+       in did not wake anyone, so its task must be seen here. */
+    if (work_pending(w)) {
+        if (eddy__idle_from_parked(s, w->index))
+            w->searching = true;
+        return;
+    }
 
     int64_t timeout = -1;
     uint64_t next_ms = atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed);
@@ -458,7 +471,7 @@ void *eddy__worker_main(void *arg)
                 found = true;
                 break;
             }
-            if (w->searching || (s->stealing && work_pending(s))) {
+            if (w->searching || work_pending(w)) {
                 t = steal(w);
                 if (t != NULL) {
                     run_task(w, t);

@@ -89,11 +89,13 @@ EDDY_API int eddy_rt_block_on(eddy_rt *rt, eddy_fn fn, void *arg, void **result)
 EDDY_API int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg);
 
 /**
- * Shuts rt down: refuses new spawns, waits up to grace_ms for the running
- * tasks to end by themselves, then aborts the rest (their suspensions return
- * -ECANCELED) and waits up to grace_ms more for them to unwind. Tasks still
- * alive after that are dropped: their stacks are released without running
- * them further. Workers stop. A negative grace_ms waits without limit.
+ * Shuts rt down: refuses new spawns from outside, waits up to grace_ms for
+ * the tasks to end by themselves, then aborts the rest (their suspensions
+ * return -ECANCELED) and waits up to grace_ms more (at least 500 ms) for
+ * them to unwind. A negative grace_ms waits without limit. Tasks that are
+ * still alive after that (they ignored -ECANCELED) are dropped when rt is
+ * freed: their stacks are released without running them further, so any
+ * sync object they were blocked on must not be used afterwards.
  *
  * Returns 0 when every task ended by itself, -ETIMEDOUT when some had to be
  * aborted or dropped, -EINVAL (rt NULL), -EPERM when called from a worker
