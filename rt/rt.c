@@ -35,7 +35,7 @@ eddy_rt *eddy_rt_current(void)
 static void worker_thread_start(unsigned worker, void *ud)
 {
     eddy_rt *rt = ud;
-    eddy__fiber_init_thread(&rt->thread_ctx[worker]);
+    eddy__fiber_init_thread(&rt->thread_ctx[worker].fiber);
 }
 
 static void free_parts(eddy_rt *rt)
@@ -45,7 +45,7 @@ static void free_parts(eddy_rt *rt)
             eddy__io_driver_free(rt->drivers[i]);
         eddy__dealloc(rt->drivers, sizeof(*rt->drivers) * rt->nworkers);
     }
-    eddy__dealloc(rt->thread_ctx, sizeof(*rt->thread_ctx) * rt->nworkers);
+    eddy__dealloc_line(rt->thread_ctx, sizeof(*rt->thread_ctx) * rt->nworkers);
     eddy__dealloc(rt, sizeof *rt);
 }
 
@@ -78,7 +78,7 @@ int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg_in)
     rt->cfg = cfg;
     rt->nworkers = cfg.workers;
     rt->drivers = eddy__calloc(sizeof(*rt->drivers) * cfg.workers);
-    rt->thread_ctx = eddy__calloc(sizeof(*rt->thread_ctx) * cfg.workers);
+    rt->thread_ctx = eddy__calloc_line(sizeof(*rt->thread_ctx) * cfg.workers);
     if (rt->drivers == NULL || rt->thread_ctx == NULL) {
         free_parts(rt);
         return -ENOMEM;

@@ -22,12 +22,18 @@
 #define EDDY__MAX_STACK (1024u * 1024u * 1024u)
 #define EDDY__MAX_WORKERS 1024u
 
+/* A worker thread's own context, the one fibers switch back to. One cache
+   line each: every switch writes it, and neighbours must not share it. */
+struct eddy__thread_ctx {
+    _Alignas(64) struct eddy__fiber fiber;
+};
+
 struct eddy_rt {
     struct eddy__sched *sched;         /* immutable after new */
     eddy_rt_config cfg;                /* immutable after new (resolved) */
     unsigned nworkers;                 /* immutable after new */
     struct eddy__io_driver **drivers;  /* [nworkers] immutable after new */
-    struct eddy__fiber *thread_ctx;    /* [nworkers] owner: worker i */
+    struct eddy__thread_ctx *thread_ctx; /* [nworkers] owner: worker i */
     struct eddy__stack_pool stacks;
     _Atomic int shut_down;             /* any thread (atomic) */
 };

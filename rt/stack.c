@@ -57,7 +57,6 @@
 #define BATCH 32                        /* stacks moved per depot visit */
 #define FRESH_MAX 8                     /* new slots carved per refill */
 #define CACHE_MAX (2 * BATCH)           /* a cache above this drains BATCH */
-#define CACHE_HWM 16                    /* release pages of stacks put above this */
 #define DEPOT_HWM 64                    /* same, for puts straight to the depot */
 #define ODD_MAX 16                      /* free odd stacks kept; more are unmapped */
 /* mprotect guards: each splits a VMA into three, +2 mappings. 24000 of them
@@ -320,14 +319,23 @@ static unsigned refill(struct eddy__stack_pool *p, struct eddy__stack_cache *c)
     return n;
 }
 
-/* Moves BATCH stacks from a full cache to the depot. */
+/* Moves the BATCH coldest stacks (the list's tail: puts and gets work at
+   its head) of a full cache to the depot, giving their pages back first: a
+   cache overflows only after a burst, and those stacks are the least likely
+   to be reused soon. */
 static void drain(struct eddy__stack_pool *p, struct eddy__stack_cache *c)
 {
-    struct eddy__stack *first = c->free, *last = first;
-    for (unsigned i = 1; i < BATCH; i++)
-        last = last->next;
-    c->free = last->next;
+    struct eddy__stack *keep_last = c->free;
+    for (unsigned i = 1; i < c->count - BATCH; i++)
+        keep_last = keep_last->next;
+    struct eddy__stack *first = keep_last->next, *last = first;
+    keep_last->next = NULL;
     c->count -= BATCH;
+    release_pages(first);
+    for (unsigned i = 1; i < BATCH; i++) {
+        last = last->next;
+        release_pages(last);
+    }
     pthread_mutex_lock(&p->lock);
     last->next = p->depot;
     p->depot = first;
@@ -431,9 +439,7 @@ void eddy__stack_put(struct eddy__stack_pool *p, int cache, struct eddy__stack *
         put_odd(p, s);
     } else if (cache >= 0) {
         struct eddy__stack_cache *c = &p->caches[cache];
-        if (c->count >= CACHE_HWM)
-            release_pages(s);
-        s->next = c->free;
+        s->next = c->free; /* hot: the next get takes it again */
         c->free = s;
         c->count++;
         c->out--;

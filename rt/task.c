@@ -73,7 +73,7 @@ static enum eddy__poll fiber_run(struct eddy__task *t)
         t->started = 1;
     }
     struct eddy__stack *st = ft->stack;
-    ft->ret = &rt->thread_ctx[idx];
+    ft->ret = &rt->thread_ctx[idx].fiber;
     eddy__fiber_switch(ft->ret, &st->fiber);
     if (!eddy__stack_canary_ok(st)) {
         fprintf(stderr, "eddy: fiber stack overflow in task %s (stack %zu bytes)\n",

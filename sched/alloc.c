@@ -33,6 +33,17 @@ void eddy__dealloc(void *p, size_t n)
     if (p != NULL)
         sdallocx(p, n ? n : 1, 0);
 }
+
+void *eddy__calloc_line(size_t n)
+{
+    return mallocx(n ? n : 1, MALLOCX_ZERO | MALLOCX_ALIGN(64));
+}
+
+void eddy__dealloc_line(void *p, size_t n)
+{
+    if (p != NULL)
+        sdallocx(p, n ? n : 1, MALLOCX_ALIGN(64));
+}
 #else
 #include <stdlib.h>
 
@@ -53,6 +64,21 @@ void *eddy__realloc(void *p, size_t old_n, size_t n)
 }
 
 void eddy__dealloc(void *p, size_t n)
+{
+    (void)n;
+    free(p);
+}
+
+void *eddy__calloc_line(size_t n)
+{
+    size_t rounded = (n + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (p != NULL)
+        memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+void eddy__dealloc_line(void *p, size_t n)
 {
     (void)n;
     free(p);

@@ -19,6 +19,10 @@ void *eddy__calloc(size_t n);
 void *eddy__realloc(void *p, size_t old_n, size_t n);
 /** Frees p, allocated with n bytes. NULL is a no-op. */
 void eddy__dealloc(void *p, size_t n);
+/** n zeroed bytes aligned to a cache line (64), for structs with
+    _Alignas(64) members; free with eddy__dealloc_line. NULL on OOM. */
+void *eddy__calloc_line(size_t n);
+void eddy__dealloc_line(void *p, size_t n);
 /** Copies the NUL-terminated s (NULL gives NULL); free with eddy__strfree. */
 char *eddy__strdup(const char *s);
 void eddy__strfree(char *s);

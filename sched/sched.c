@@ -44,15 +44,15 @@ static void destroy(struct eddy__sched *s)
     eddy__taskq_destroy(&s->inject);
     pthread_mutex_destroy(&s->sleepers_lock);
     eddy__dealloc(s->sleepers, sizeof(unsigned) * s->nworkers);
-    eddy__dealloc(s->workers, sizeof(struct eddy__worker) * s->nworkers);
-    eddy__dealloc(s, sizeof *s);
+    eddy__dealloc_line(s->workers, sizeof(struct eddy__worker) * s->nworkers);
+    eddy__dealloc_line(s, sizeof *s);
 }
 
 int eddy__sched_new(struct eddy__sched **out, const struct eddy__sched_config *cfg)
 {
     if (cfg->workers == 0 || cfg->drv_ops == NULL || cfg->drivers == NULL)
         return -EINVAL;
-    struct eddy__sched *s = eddy__calloc(sizeof *s);
+    struct eddy__sched *s = eddy__calloc_line(sizeof *s);
     if (s == NULL)
         return -ENOMEM;
     s->nworkers = cfg->workers;
@@ -62,15 +62,14 @@ int eddy__sched_new(struct eddy__sched **out, const struct eddy__sched_config *c
     s->on_thread_start = cfg->on_thread_start;
     s->on_thread_stop = cfg->on_thread_stop;
     s->ud = cfg->ud;
-    s->workers = eddy__alloc(sizeof(struct eddy__worker) * s->nworkers);
+    s->workers = eddy__calloc_line(sizeof(struct eddy__worker) * s->nworkers);
     s->sleepers = eddy__alloc(sizeof(unsigned) * s->nworkers);
     if (s->workers == NULL || s->sleepers == NULL) {
-        eddy__dealloc(s->workers, sizeof(struct eddy__worker) * s->nworkers);
+        eddy__dealloc_line(s->workers, sizeof(struct eddy__worker) * s->nworkers);
         eddy__dealloc(s->sleepers, sizeof(unsigned) * s->nworkers);
-        eddy__dealloc(s, sizeof *s);
+        eddy__dealloc_line(s, sizeof *s);
         return -ENOMEM;
     }
-    memset(s->workers, 0, sizeof(struct eddy__worker) * s->nworkers);
     eddy__taskq_init(&s->inject);
     eddy__idle_init(s);
     uint64_t now_ms = eddy__now_ns() / 1000000u;

@@ -111,7 +111,12 @@ struct eddy__task *eddy__waiter_current(void);
  */
 int eddy__wait(uint64_t deadline_ns);
 
-/** Checks cancellation and deadline without suspending: 0 or the error. */
+/**
+ * Entry check of every suspending call: spends one unit of the running
+ * task's cooperative budget (yielding when it runs out), then returns
+ * -ECANCELED / -ETIMEDOUT when the task was aborted or its deadline passed,
+ * else 0. On a plain thread: 0.
+ */
 int eddy__wait_check(void);
 
 /** Yields the running task to the back of its worker's queue. */

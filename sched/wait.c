@@ -26,9 +26,16 @@ static void task_timer_fired(struct eddy__timer *tm)
 
 int eddy__wait_check(void)
 {
-    struct eddy__task *t = eddy__task_current();
+    struct eddy__worker *w = eddy__worker_current();
+    struct eddy__task *t = w != NULL ? w->current : NULL;
     if (t == NULL)
         return 0;
+    /* cooperative budget: a task whose operations never have to wait
+       still lets the others run now and then */
+    if (w->budget > 0 && --w->budget == 0) {
+        eddy__yield_current();
+        t = eddy__task_current(); /* resumed, maybe on another worker */
+    }
     if (eddy__task_cancelled(t))
         return -ECANCELED;
     if (t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
@@ -71,8 +78,8 @@ void eddy__yield_current(void)
     struct eddy__task *t = eddy__task_current();
     if (t == NULL)
         return;
-    /* NOTIFIED while RUNNING: the worker puts it at the back of its queue
-       when it switches out */
-    atomic_fetch_or_explicit(&t->state, EDDY__T_NOTIFIED, memory_order_relaxed);
+    /* the worker puts it at the back of its queue when it switches out,
+       still RUNNING (see run_task) */
+    t->yielded = 1;
     t->vt->suspend(t);
 }

@@ -201,20 +201,31 @@ static void run_task(struct eddy__worker *w, struct eddy__task *t)
         if (eddy__idle_from_searching(s))
             eddy__idle_notify_one(s);
     }
-    uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
+    uint64_t st = atomic_load_explicit(&t->state, memory_order_acquire);
     uint64_t n;
-    do {
-        n = (st | EDDY__T_RUNNING) & ~(uint64_t)EDDY__T_NOTIFIED;
-        if (atomic_load_explicit(&s->closing, memory_order_relaxed) == 2)
-            n |= EDDY__T_CANCELLED;
-        /* acquire: pairs with the waker's release, so the task sees what
-           was written before it was woken */
-    } while (!atomic_compare_exchange_weak_explicit(&t->state, &st, n, memory_order_acquire,
-                                                    memory_order_relaxed));
+    bool aborting = atomic_load_explicit(&s->closing, memory_order_relaxed) == 2;
+    if (st & EDDY__T_RUNNING) {
+        /* back from a yield: RUNNING stayed set while it was queued (wakes
+           meanwhile only set NOTIFIED), so there is nothing to take over;
+           only a wake that did come is consumed */
+        if (st & EDDY__T_NOTIFIED)
+            atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDDY__T_NOTIFIED,
+                                      memory_order_acq_rel);
+        if (aborting)
+            atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED, memory_order_acq_rel);
+    } else {
+        do {
+            n = (st | EDDY__T_RUNNING) & ~(uint64_t)EDDY__T_NOTIFIED;
+            if (aborting)
+                n |= EDDY__T_CANCELLED;
+            /* acquire: pairs with the waker's release, so the task sees
+               what was written before it was woken */
+        } while (!atomic_compare_exchange_weak_explicit(&t->state, &st, n, memory_order_acquire,
+                                                        memory_order_acquire));
+    }
     w->current = t;
+    w->budget = EDDY__COOP_BUDGET;
     enum eddy__poll r = t->vt->run(t);
-    /* the worker may be a different thread's than... no: run returns on the
-       thread that called it; only the task's fiber moves. */
     w->current = NULL;
     eddy__metric_add(&w->m.polls, 1);
     if (r == EDDY__POLL_DONE) {
@@ -223,6 +234,13 @@ static void run_task(struct eddy__worker *w, struct eddy__task *t)
     }
     if (t->owned_list == NULL)
         eddy__owned_insert(w, t);
+    if (t->yielded) {
+        /* a yield keeps RUNNING (the queue holds the run's reference): no
+           atomic on the state word for the round trip through the queue */
+        t->yielded = 0;
+        push_overflow(w, t);
+        return;
+    }
     st = atomic_load_explicit(&t->state, memory_order_relaxed);
     for (;;) {
         if (st & EDDY__T_NOTIFIED) {
@@ -236,8 +254,8 @@ static void run_task(struct eddy__worker *w, struct eddy__task *t)
             break;
     }
     if (st & EDDY__T_NOTIFIED) {
-        /* woken during the run, or yielded: to the back of the queue, so
-           a task that keeps waking itself cannot starve the others */
+        /* woken during the run: to the back of the queue, so a task that
+           keeps waking itself cannot starve the others */
         if (t->home >= 0 && !s->stealing && (unsigned)t->home != w->index) {
             eddy__taskq_push(&s->workers[t->home].inbox, t);
             eddy__worker_unpark(&s->workers[t->home]);
@@ -294,7 +312,9 @@ static struct eddy__task *next_task(struct eddy__worker *w)
     }
     if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
         (t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL) {
-        if (w->lifo_runs < EDDY__LIFO_MAX_RUNS) {
+        if (w->lifo_runs < EDDY__LIFO_MAX_RUNS || eddy__deque_len(&w->q) == 0) {
+            /* over the cap with an empty ring, nothing local is starved:
+               keep the chain here rather than offer it to a thief */
             w->lifo_runs++;
             return t;
         }

@@ -330,6 +330,57 @@ static void joining_yourself_is_refused(void **state)
     eddy_rt_free(rt);
 }
 
+
+struct budget_ctx {
+    eddy_chan *c;
+    atomic_int other_ran;
+    int sends_before_other;
+};
+
+static void *greedy_sender(void *arg)
+{
+    struct budget_ctx *b = arg;
+    /* the channel never fills: no send ever has to wait */
+    for (int i = 0; i < 100000; i++) {
+        assert_ok(eddy_chan_send(b->c, &i));
+        if (atomic_load(&b->other_ran) && b->sends_before_other < 0)
+            b->sends_before_other = i;
+    }
+    return NULL;
+}
+
+static void *mark_ran(void *arg)
+{
+    struct budget_ctx *b = arg;
+    atomic_store(&b->other_ran, 1);
+    return NULL;
+}
+
+static void *spawn_greedy_then_other(void *arg)
+{
+    eddy_task *g, *o;
+    assert_ok(eddy_spawn(&g, greedy_sender, arg));
+    assert_ok(eddy_spawn(&o, mark_ran, arg));
+    assert_ok(eddy_join(g, NULL));
+    assert_ok(eddy_join(o, NULL));
+    return NULL;
+}
+
+static void a_task_that_never_waits_still_lets_others_run(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(1);
+    struct budget_ctx b = { .sends_before_other = -1 };
+    atomic_init(&b.other_ran, 0);
+    assert_ok(eddy_chan_new(&b.c, 200000, sizeof(int)));
+    assert_ok(eddy_rt_block_on(rt, spawn_greedy_then_other, &b, NULL));
+    /* the other task ran long before the 100,000 sends were over */
+    assert_true(b.sends_before_other >= 0);
+    assert_true(b.sends_before_other < 1000);
+    eddy_chan_free(b.c);
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(block_on_returns_the_task_result),
     cmocka_unit_test(hundred_thousand_tasks_all_join_with_their_results),
@@ -342,6 +393,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(spawn_blocking_runs_off_the_workers_and_joins),
     cmocka_unit_test(misuse_is_answered_with_errors_not_crashes),
     cmocka_unit_test(joining_yourself_is_refused),
+    cmocka_unit_test(a_task_that_never_waits_still_lets_others_run),
 };
 
 EDDY_TEST_MAIN(tests, 120)
