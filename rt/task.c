@@ -151,8 +151,14 @@ static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *
     struct fiber_task *ft = (struct fiber_task *)t;
     ft->fn = fn;
     ft->arg = arg;
+    ft->stack = NULL;
+    ft->ret = NULL;
+    ft->name = NULL;
     ft->dl = ft->dl_inline;
+    ft->dl_n = 0;
     ft->dl_cap = INLINE_DEADLINES;
+    ft->stack_size = 0;
+    ft->done = false;
     return ft;
 }
 

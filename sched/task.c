@@ -142,15 +142,18 @@ struct eddy__task *eddy__task_alloc(void)
     struct eddy__task *t = c->free;
     c->free = t->next;
     c->n--;
-    /* state and gen stay atomic: a stale handle may read them concurrently */
+    /* the header only (kinds set their own fields); state and gen stay
+       untouched here: a stale handle may read them concurrently */
     memset((char *)t + offsetof(struct eddy__task, home), 0,
-           EDDY__TASK_BLOCK - offsetof(struct eddy__task, home));
+           sizeof(struct eddy__task) - offsetof(struct eddy__task, home));
     return t;
 }
 
 void eddy__task_pool_release(struct eddy__task *t)
 {
-    atomic_fetch_add_explicit(&t->gen, 1, memory_order_relaxed);
+    /* one writer (the thread freeing it): no RMW needed */
+    atomic_store_explicit(&t->gen, (uint16_t)(atomic_load_explicit(&t->gen, memory_order_relaxed) + 1),
+                          memory_order_relaxed);
     atomic_store_explicit(&t->state, 0, memory_order_relaxed);
     struct pool_cache *c = &tcache;
     if (!c->registered) {
@@ -328,24 +331,36 @@ int eddy__parker_wait(struct eddy__task *t, uint64_t deadline_ns)
 
 void eddy__task_complete(struct eddy__task *t)
 {
-    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    struct eddy__sched *sched = t->sched;
+    if (t->owned_list != NULL)
+        eddy__owned_remove(t); /* drops the owned list's reference; ours holds */
+    if (sched != NULL)
+        eddy__sched_task_done(sched);
+    /* One CAS marks it complete and drops the run's reference. The joiner
+       to wake is read before it: once our reference is gone, t may be freed
+       by the joiner. join_waiter cannot change while JOIN_WAKER is set. */
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
     uint64_t n;
+    struct eddy__task *j;
     do {
-        n = (s & ~(uint64_t)(EDDY__T_RUNNING | EDDY__T_NOTIFIED)) | EDDY__T_COMPLETE;
+        j = (s & EDDY__T_JOIN_WAKER)
+                ? atomic_load_explicit(&t->join_waiter, memory_order_relaxed)
+                : NULL;
+        n = ((s & ~(uint64_t)(EDDY__T_RUNNING | EDDY__T_NOTIFIED)) | EDDY__T_COMPLETE) -
+            EDDY__T_REF_ONE;
         /* acq_rel: release publishes result to the joiner (acquire load of
            COMPLETE in eddy__task_join); acquire sees join_waiter's write */
     } while (!atomic_compare_exchange_weak_explicit(&t->state, &s, n, memory_order_acq_rel,
-                                                    memory_order_relaxed));
-    if (s & EDDY__T_JOIN_WAKER) {
-        struct eddy__task *j = t->join_waiter;
+                                                    memory_order_acquire));
+    if (j != NULL) {
         eddy__wake(j);
         eddy__task_unref(j);
     }
-    if (t->owned_list != NULL)
-        eddy__owned_remove(t); /* drops the owned list's reference */
-    if (t->sched != NULL)
-        eddy__sched_task_done(t->sched);
-    eddy__task_unref(t); /* the run's reference */
+    if ((n >> EDDY__T_REF_SHIFT) == 0) {
+        if (t->vt->release != NULL)
+            t->vt->release(t);
+        eddy__task_pool_release(t);
+    }
 }
 
 /* Clears JOIN_WAKER when still set and not complete; true if it did (the
@@ -374,20 +389,25 @@ int eddy__task_join(struct eddy__task *t, void **result, uint64_t deadline_ns)
             if (result != NULL)
                 *result = t->result;
             int rc = (s & EDDY__T_CANCELLED) ? -ECANCELED : 0;
-            /* consume the handle */
-            atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDDY__T_JOIN_INTEREST,
-                                      memory_order_acq_rel);
-            eddy__task_unref(t);
+            /* consume the handle: clear JOIN_INTEREST (set: only the
+               handle's owner clears it) and drop its reference at once */
+            uint64_t prev = atomic_fetch_sub_explicit(
+                &t->state, EDDY__T_JOIN_INTEREST + EDDY__T_REF_ONE, memory_order_acq_rel);
+            if ((prev >> EDDY__T_REF_SHIFT) == 1) {
+                if (t->vt->release != NULL)
+                    t->vt->release(t);
+                eddy__task_pool_release(t);
+            }
             return rc;
         }
         if (!(s & EDDY__T_JOIN_WAKER)) {
             eddy__task_ref(self);
-            t->join_waiter = self;
+            atomic_store_explicit(&t->join_waiter, self, memory_order_relaxed);
             /* release: publishes join_waiter to the completer's acquire */
             if (!atomic_compare_exchange_strong_explicit(&t->state, &s, s | EDDY__T_JOIN_WAKER,
                                                          memory_order_acq_rel,
                                                          memory_order_acquire)) {
-                t->join_waiter = NULL;
+                atomic_store_explicit(&t->join_waiter, NULL, memory_order_relaxed);
                 eddy__task_unref(self);
                 continue; /* completed or changed meanwhile: look again */
             }

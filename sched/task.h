@@ -77,7 +77,8 @@ struct eddy__task {
     const struct eddy__task_vtable *vt;    /* immutable after spawn */
     struct eddy__task *next;               /* owner: the queue holding it */
     struct eddy__sched *sched;             /* immutable after spawn */
-    struct eddy__task *join_waiter;        /* JOIN_WAKER handshake */
+    struct eddy__task *_Atomic join_waiter; /* JOIN_WAKER handshake (relaxed:
+                                              ordered by the state word) */
     void *result;                          /* written before COMPLETE */
     struct eddy__task *owned_prev, *owned_next; /* guarded by: owner list lock */
     void *owned_list;                      /* list it is in, NULL if none */
@@ -85,7 +86,8 @@ struct eddy__task {
     struct eddy__timer timer;              /* this task's wait timer */
 };
 
-/** Allocates a zeroed task block (EDDY__TASK_BLOCK bytes); NULL on OOM. */
+/** Allocates a task block (EDDY__TASK_BLOCK bytes) whose header is zeroed
+    (the kind initialises the rest); NULL on OOM. */
 struct eddy__task *eddy__task_alloc(void);
 
 /** Returns a block that was never spawned (or whose last reference went)
