@@ -5,8 +5,8 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends \
+$SUDO apt-get update -q -o DPkg::Lock::Timeout=600
+$SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
     build-essential cmake pkg-config ca-certificates \
     libcmocka-dev libjemalloc-dev libbenchmark-dev \
     libcurl4-openssl-dev liburing-dev
