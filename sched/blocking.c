@@ -3,7 +3,9 @@
  * tasks (eddy_spawn_blocking, DNS). Threads start on demand up to the cap
  * and exit after EDDY__BLOCKING_KEEPALIVE_S idle (Tokio keeps them 10 s).
  * A blocking task is a task like any other for join and abort: abort stops
- * it from starting; once running it runs to its end.
+ * it from starting, and once it runs, its eddy suspending calls (it waits
+ * through its thread's parker) return -ECANCELED; plain blocking syscalls
+ * are not interrupted.
  */
 #include <errno.h>
 #include <time.h>
@@ -11,6 +13,15 @@
 #include "sched/sched_int.h"
 
 #define EDDY__BLOCKING_KEEPALIVE_S 10
+
+/* The blocking task the calling pool thread runs, NULL elsewhere: its
+   cancellation is checked by the parker waits of that thread (wait.c). */
+static _Thread_local struct eddy__task *tls_running;
+
+struct eddy__task *eddy__blocking_current(void)
+{
+    return tls_running;
+}
 
 int eddy__blocking_init(struct eddy__blocking *b, struct eddy__sched *s, unsigned max)
 {
@@ -22,14 +33,15 @@ int eddy__blocking_init(struct eddy__blocking *b, struct eddy__sched *s, unsigne
     pthread_cond_init(&b->idle_cond, &ca);
     pthread_condattr_destroy(&ca);
     b->head = b->tail = NULL;
-    b->threads = b->idle = 0;
+    b->running = NULL;
+    b->threads = b->idle = b->notified = 0;
     b->max = max ? max : 1;
     b->stopping = false;
     b->s = s;
     return 0;
 }
 
-static void run_one(struct eddy__task *t)
+static void run_one(struct eddy__blocking *b, struct eddy__task *t)
 {
     uint64_t st = atomic_load_explicit(&t->state, memory_order_relaxed);
     uint64_t n;
@@ -38,10 +50,32 @@ static void run_one(struct eddy__task *t)
         /* acquire: pairs with the spawner's release in eddy__task_init */
     } while (!atomic_compare_exchange_weak_explicit(&t->state, &st, n, memory_order_acquire,
                                                     memory_order_relaxed));
-    if (!(st & EDDY__T_CANCELLED))
+    if (!(st & EDDY__T_CANCELLED)) {
+        /* abort wakes this thread's parker through the task */
+        struct eddy__task *parker = eddy__waiter_current();
+        if (parker != NULL) {
+            eddy__task_ref(parker);
+            atomic_store_explicit(&t->thread_waiter, parker, memory_order_release);
+        }
+        tls_running = t;
         (void)t->vt->run(t); /* runs the whole body on this thread */
-    else
+        tls_running = NULL;
+        struct eddy__task *p =
+            atomic_exchange_explicit(&t->thread_waiter, NULL, memory_order_acq_rel);
+        if (p != NULL)
+            eddy__task_unref(p);
+    } else {
         t->result = NULL;
+    }
+    pthread_mutex_lock(&b->lock);
+    /* unlink from the running list before it may be freed */
+    if (t->owned_prev != NULL)
+        t->owned_prev->owned_next = t->owned_next;
+    else
+        b->running = t->owned_next;
+    if (t->owned_next != NULL)
+        t->owned_next->owned_prev = t->owned_prev;
+    pthread_mutex_unlock(&b->lock);
     eddy__task_complete(t);
 }
 
@@ -57,6 +91,8 @@ static void *pool_thread(void *arg)
             b->idle++;
             int rc = pthread_cond_timedwait(&b->cond, &b->lock, &ts);
             b->idle--;
+            if (b->notified > 0)
+                b->notified--; /* this wake-up was (maybe) meant for us */
             if (rc == ETIMEDOUT && b->head == NULL)
                 goto out;
         }
@@ -66,8 +102,15 @@ static void *pool_thread(void *arg)
         b->head = t->next;
         if (b->head == NULL)
             b->tail = NULL;
+        /* the running list (linked through the owned-list fields, which a
+           blocking task never uses otherwise) lets a shutdown cancel it */
+        t->owned_prev = NULL;
+        t->owned_next = b->running;
+        if (b->running != NULL)
+            b->running->owned_prev = t;
+        b->running = t;
         pthread_mutex_unlock(&b->lock);
-        run_one(t);
+        run_one(b, t);
         pthread_mutex_lock(&b->lock);
     }
 out:
@@ -80,56 +123,62 @@ out:
 int eddy__sched_spawn_blocking(struct eddy__sched *s, struct eddy__task *t)
 {
     struct eddy__blocking *b = &s->blocking;
-    if (atomic_load_explicit(&s->closing, memory_order_acquire) == 2)
-        return -ESHUTDOWN;
     pthread_mutex_lock(&b->lock);
-    if (b->stopping) {
+    if (b->stopping || atomic_load_explicit(&s->closing, memory_order_acquire) == 2) {
         pthread_mutex_unlock(&b->lock);
         return -ESHUTDOWN;
     }
-    if (b->idle == 0 && b->threads < b->max) {
+    /* Wake an idle thread nobody has signalled yet; otherwise start one
+       (Tokio's num_notify): two spawns in a row must not both count on the
+       same idle thread, or the second waits behind the first. */
+    if (b->idle > b->notified) {
+        b->notified++;
+        pthread_cond_signal(&b->cond);
+    } else if (b->threads < b->max) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_t th;
         int rc = pthread_create(&th, &attr, pool_thread, b);
         pthread_attr_destroy(&attr);
-        if (rc == 0)
+        if (rc == 0) {
             b->threads++;
-        else if (b->threads == 0) {
+        } else if (b->threads == 0) {
             pthread_mutex_unlock(&b->lock);
             return -EAGAIN;
         }
     }
     /* counted only once it cannot fail any more */
-    atomic_fetch_add_explicit(&s->ext_spawned, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->ext_spawned, 1, memory_order_seq_cst);
     t->next = NULL;
     if (b->tail != NULL)
         b->tail->next = t;
     else
         b->head = t;
     b->tail = t;
-    pthread_cond_signal(&b->cond);
     pthread_mutex_unlock(&b->lock);
     return 0;
 }
 
-void eddy__blocking_cancel_queued(struct eddy__blocking *b)
+void eddy__blocking_cancel_all(struct eddy__blocking *b)
 {
     pthread_mutex_lock(&b->lock);
     for (struct eddy__task *t = b->head; t != NULL; t = t->next)
         atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED, memory_order_acq_rel);
+    /* running ones: their eddy waits return -ECANCELED from now on */
+    for (struct eddy__task *t = b->running; t != NULL; t = t->owned_next)
+        (void)eddy__task_abort(t);
     pthread_mutex_unlock(&b->lock);
 }
 
 void eddy__blocking_stop(struct eddy__blocking *b)
 {
+    eddy__blocking_cancel_all(b);
     pthread_mutex_lock(&b->lock);
     b->stopping = true;
-    for (struct eddy__task *t = b->head; t != NULL; t = t->next)
-        atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED, memory_order_acq_rel);
     pthread_cond_broadcast(&b->cond);
-    /* queued tasks still complete (as cancelled) through the threads */
+    /* queued tasks still complete (as cancelled) through the threads; a
+       running task that never makes an eddy call is waited for */
     while (b->threads > 0)
         pthread_cond_wait(&b->idle_cond, &b->lock);
     pthread_mutex_unlock(&b->lock);

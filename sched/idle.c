@@ -11,6 +11,10 @@
  */
 #include "sched/sched_int.h"
 
+#if defined(EDDY_TSAN) || defined(__SANITIZE_THREAD__)
+_Atomic unsigned eddy__fence_word;
+#endif
+
 #define SEARCH_MASK 0xffffu
 #define UNPARK_ONE (1u << 16)
 
@@ -50,7 +54,7 @@ void eddy__idle_notify_remote(struct eddy__sched *s)
        idle_state load (Dekker with the parker's fetch_sub and re-check of
        the queues in worker.c park()). Local pushes skip it: the parker's
        bounded watch timeout backs them up instead of a fence per spawn. */
-    atomic_thread_fence(memory_order_seq_cst);
+    EDDY__FENCE_SEQ_CST();
     eddy__idle_notify_one(s);
 }
 
@@ -100,4 +104,15 @@ bool eddy__idle_others_busy(struct eddy__sched *s)
 {
     /* called by a worker about to park, already counted out */
     return unparked(atomic_load_explicit(&s->idle_state, memory_order_relaxed)) > 0;
+}
+
+void eddy__idle_nudge_watcher(struct eddy__sched *s)
+{
+    /* Wakes one parked worker when nobody keeps watch: it finds nothing to
+       steal yet and parks again with the watch timeout, since this worker
+       is busy. One wake per idle -> busy transition, not per push. */
+    uint32_t st = atomic_load_explicit(&s->idle_state, memory_order_relaxed);
+    if (unparked(st) >= s->nworkers)
+        return; /* nobody parked: the others will park with the watch */
+    eddy__idle_notify_one(s);
 }

@@ -120,13 +120,21 @@ int eddy__sched_spawn(struct eddy__sched *s, struct eddy__task *t, int worker)
 {
     struct eddy__worker *w = eddy__tls_worker;
     bool inside = w != NULL && w->s == s;
-    int closing = atomic_load_explicit(&s->closing, memory_order_acquire);
-    if (closing == 2 || (closing == 1 && !inside))
-        return -ESHUTDOWN;
-    if (inside)
+    if (inside) {
+        int closing = atomic_load_explicit(&s->closing, memory_order_acquire);
+        if (closing == 2)
+            return -ESHUTDOWN;
         eddy__metric_add(&w->m.spawned, 1);
-    else
-        atomic_fetch_add_explicit(&s->ext_spawned, 1, memory_order_relaxed);
+    } else {
+        /* counted before closing is read (both seq_cst, against the
+           shutdown's store of closing and its reads of the counts): either
+           the shutdown waits for this task or this spawn sees closing */
+        atomic_fetch_add_explicit(&s->ext_spawned, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&s->closing, memory_order_seq_cst) != 0) {
+            atomic_fetch_add_explicit(&s->ext_completed, 1, memory_order_seq_cst);
+            return -ESHUTDOWN;
+        }
+    }
 
     if (worker < 0 && !s->stealing && !inside) /* round-robin placement */
         worker = (int)(atomic_fetch_add_explicit(&s->spawn_rr, 1, memory_order_relaxed) %
@@ -167,10 +175,10 @@ void eddy__sched_task_done(struct eddy__sched *s)
    means nothing was alive when the completions were read. */
 static uint64_t alive(struct eddy__sched *s)
 {
-    uint64_t done = atomic_load_explicit(&s->ext_completed, memory_order_acquire);
+    uint64_t done = atomic_load_explicit(&s->ext_completed, memory_order_seq_cst);
     for (unsigned i = 0; i < s->nworkers; i++)
         done += atomic_load_explicit(&s->workers[i].m.completed, memory_order_acquire);
-    uint64_t spawned = atomic_load_explicit(&s->ext_spawned, memory_order_acquire);
+    uint64_t spawned = atomic_load_explicit(&s->ext_spawned, memory_order_seq_cst);
     for (unsigned i = 0; i < s->nworkers; i++)
         spawned += atomic_load_explicit(&s->workers[i].m.spawned, memory_order_acquire);
     return spawned - done;
@@ -215,7 +223,7 @@ int eddy__sched_shutdown(struct eddy__sched *s, int64_t grace_ms)
         return 0;
     atomic_store(&s->closing, 2); /* queued tasks start cancelled */
     abort_owned(s);
-    eddy__blocking_cancel_queued(&s->blocking);
+    eddy__blocking_cancel_all(&s->blocking);
     /* Aborted tasks get time to unwind even with no grace: a task dropped
        while suspended leaves its waiter nodes linked in user objects
        (channels, mutexes), so dropping is the last resort. */
@@ -225,16 +233,37 @@ int eddy__sched_shutdown(struct eddy__sched *s, int64_t grace_ms)
 }
 
 /* Drops a task that will never run again: its kind releases its stack, a
-   joiner sees it cancelled. */
+   joiner sees it cancelled. The caller then completes it. */
 static void drop_task(struct eddy__task *t)
 {
-    uint64_t st = atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED, memory_order_acq_rel);
-    if (st & EDDY__T_COMPLETE)
-        return;
+    atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED, memory_order_acq_rel);
     t->timer.armed_in = NULL; /* its wheel is gone */
     if (t->vt->drop != NULL)
         t->vt->drop(t);
     t->result = NULL;
+}
+
+/* Completes every queued task as dropped; true if there was any. Each
+   queue entry holds the task's run reference, which completion drops. */
+static bool drop_queued(struct eddy__sched *s)
+{
+    bool any = false;
+    struct eddy__task *t;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct eddy__worker *w = &s->workers[i];
+        while ((t = atomic_exchange(&w->lifo, NULL)) != NULL ||
+               (t = eddy__deque_pop(&w->q)) != NULL || (t = eddy__taskq_pop(&w->inbox)) != NULL) {
+            drop_task(t);
+            eddy__task_complete(t);
+            any = true;
+        }
+    }
+    while ((t = eddy__taskq_pop(&s->inject)) != NULL) {
+        drop_task(t);
+        eddy__task_complete(t);
+        any = true;
+    }
+    return any;
 }
 
 void eddy__sched_free(struct eddy__sched *s)
@@ -244,41 +273,30 @@ void eddy__sched_free(struct eddy__sched *s)
     atomic_store(&s->closing, 2);
     stop_workers(s);
     eddy__blocking_stop(&s->blocking);
-    /* Workers are stopped: this thread now owns every queue. */
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        struct eddy__worker *w = &s->workers[i];
-        struct eddy__task *t;
-        /* timers point into tasks: forget them all */
-        eddy__wheel_init(&w->timers.wheel, 0);
-        /* queued tasks: the queue's reference completes them */
-        t = atomic_exchange(&w->lifo, NULL);
-        if (t != NULL) {
-            drop_task(t);
-            eddy__task_complete(t);
+    /* Workers are stopped: this thread now owns every queue. Timers point
+       into tasks: forget them all. */
+    for (unsigned i = 0; i < s->nworkers; i++)
+        eddy__wheel_init(&s->workers[i].timers.wheel, 0);
+    /* Dropping a task wakes its joiner, which may be queued then: repeat
+       until the queues and the owned lists stay empty. */
+    for (;;) {
+        bool any = drop_queued(s);
+        for (unsigned i = 0; i < s->nworkers; i++) {
+            struct eddy__owned *o = &s->workers[i].owned;
+            for (struct eddy__task *t = o->head, *next; t != NULL; t = next) {
+                next = t->owned_next;
+                /* woken meanwhile (a dropped task's joiner): it is queued,
+                   and the queue pass of the next round drops it */
+                if (eddy__task_flags(t) & EDDY__T_NOTIFIED)
+                    continue;
+                drop_task(t);
+                eddy__task_ref(t); /* stands in for the run's reference */
+                eddy__task_complete(t);
+                any = true;
+            }
         }
-        while ((t = eddy__deque_pop(&w->q)) != NULL) {
-            drop_task(t);
-            eddy__task_complete(t);
-        }
-        while ((t = eddy__taskq_pop(&w->inbox)) != NULL) {
-            drop_task(t);
-            eddy__task_complete(t);
-        }
-    }
-    struct eddy__task *t;
-    while ((t = eddy__taskq_pop(&s->inject)) != NULL) {
-        drop_task(t);
-        eddy__task_complete(t);
-    }
-    /* suspended tasks: only the owned list holds them */
-    for (unsigned i = 0; i < s->nworkers; i++) {
-        struct eddy__owned *o = &s->workers[i].owned;
-        while (o->head != NULL) {
-            t = o->head;
-            drop_task(t);
-            eddy__task_ref(t); /* stands in for the run's reference */
-            eddy__task_complete(t);
-        }
+        if (!any)
+            break;
     }
     destroy(s);
 }

@@ -1,6 +1,6 @@
 /*
  * sched/sched_int.h: the scheduler's private structures, shared by the files
- * of sched/ only (worker.c, idle.c, inject.c, wait.c, blocking.c, spawn.c).
+ * of sched/ only (worker.c, idle.c, taskq.c, wait.c, blocking.c, sched.c).
  * Layers above see sched/sched.h.
  */
 #ifndef EDDY_SCHED_SCHED_INT_H
@@ -76,11 +76,24 @@ struct eddy__wmetrics {
 
 static inline void eddy__metric_add(_Atomic uint64_t *c, uint64_t n)
 {
+    /* release: the shutdown's task accounting reads spawned/completed with
+       acquire (free on x86 and ARMv8: a plain store / stlr) */
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-                          memory_order_relaxed);
+                          memory_order_release);
 }
 
 enum { EDDY__PARK_EMPTY = 0, EDDY__PARK_PARKED = 1, EDDY__PARK_NOTIFIED = 2 };
+
+/* A full fence. ThreadSanitizer does not model standalone fences, so its
+   builds use a seq_cst RMW on one shared word instead: both sides of a
+   Dekker pair then synchronise through it, which TSan does see. */
+#if defined(EDDY_TSAN) || defined(__SANITIZE_THREAD__)
+extern _Atomic unsigned eddy__fence_word;
+#define EDDY__FENCE_SEQ_CST() \
+    ((void)atomic_fetch_add_explicit(&eddy__fence_word, 0, memory_order_seq_cst))
+#else
+#define EDDY__FENCE_SEQ_CST() atomic_thread_fence(memory_order_seq_cst)
+#endif
 
 struct eddy__worker {
     struct eddy__deque q;               /* owner: this worker; thieves steal */
@@ -118,8 +131,10 @@ struct eddy__blocking {
     pthread_mutex_t lock;
     pthread_cond_t cond;            /* work arrived or stopping */
     pthread_cond_t idle_cond;       /* a thread exited (for stop) */
-    struct eddy__task *head, *tail; /* guarded by: lock */
+    struct eddy__task *head, *tail; /* guarded by: lock; queued tasks */
+    struct eddy__task *running;     /* guarded by: lock; via owned_next */
     unsigned threads, idle, max;    /* guarded by: lock */
+    unsigned notified;              /* guarded by: lock; signals not yet taken */
     bool stopping;                  /* guarded by: lock */
     struct eddy__sched *s;
 };
@@ -143,6 +158,8 @@ struct eddy__sched {
     unsigned *sleepers;                    /* guarded by: sleepers_lock */
     unsigned nsleepers;                    /* guarded by: sleepers_lock */
     _Atomic unsigned spawn_rr;             /* round-robin for remote spawns */
+    _Alignas(64) _Atomic unsigned watchers; /* workers parked with the watch
+                                               timeout (read on LIFO pushes) */
     /* lifecycle */
     _Atomic int closing;  /* 1: outside spawns refused; 2: all refused, abort */
     _Atomic int stopping; /* workers leave their loops */
@@ -160,6 +177,7 @@ void eddy__owned_remove(struct eddy__task *t);
 /* idle.c */
 void eddy__idle_notify_one(struct eddy__sched *s);
 void eddy__idle_notify_remote(struct eddy__sched *s);
+void eddy__idle_nudge_watcher(struct eddy__sched *s);
 bool eddy__idle_to_searching(struct eddy__sched *s);
 bool eddy__idle_from_searching(struct eddy__sched *s); /* true: was the last */
 bool eddy__idle_to_parked(struct eddy__sched *s, unsigned index, bool searching);
@@ -170,7 +188,8 @@ bool eddy__idle_others_busy(struct eddy__sched *s);
 /* blocking.c */
 int eddy__blocking_init(struct eddy__blocking *b, struct eddy__sched *s, unsigned max);
 void eddy__blocking_stop(struct eddy__blocking *b);
-void eddy__blocking_cancel_queued(struct eddy__blocking *b);
+void eddy__blocking_cancel_all(struct eddy__blocking *b);
+struct eddy__task *eddy__blocking_current(void);
 
 
 extern _Thread_local struct eddy__worker *eddy__tls_worker;

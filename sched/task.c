@@ -73,6 +73,9 @@ static void cache_thread_exit(void *arg)
 {
     (void)arg;
     cache_flush(&tcache, 0);
+    /* a later destructor (the thread's parker) may still free a block into
+       this cache: registering again gets it flushed in the next round */
+    tcache.registered = false;
 }
 
 static void cache_key_create(void)
@@ -241,6 +244,11 @@ struct eddy__task *eddy__task_from_handle(struct eddy_task *h)
         return NULL;
     if (!(atomic_load_explicit(&t->state, memory_order_acquire) & EDDY__T_JOIN_INTEREST))
         return NULL;
+    /* the block may have been freed and reused between the two loads: the
+       generation, read again after the state (acquire orders it after),
+       tells */
+    if (atomic_load_explicit(&t->gen, memory_order_acquire) != g)
+        return NULL;
     return t;
 }
 
@@ -299,6 +307,7 @@ struct eddy__task *eddy__parker_current(void)
         return NULL;
     eddy__task_init(t, &parker_vt, NULL, 1, false);
     struct parker *p = (struct parker *)t;
+    /* a parker is never queued: one reference (the thread's), no flags */
     atomic_store_explicit(&t->state, EDDY__T_REF_ONE, memory_order_relaxed);
     atomic_init(&p->word, 0);
     (void)pthread_setspecific(parker_key, p);
@@ -445,5 +454,13 @@ int eddy__task_abort(struct eddy__task *t)
             break;
     }
     eddy__wake(t);
+    /* a blocking task running on a pool thread: wake that thread if it
+       waits in an eddy call (exactly one of abort and the run's end takes
+       the parker reference) */
+    struct eddy__task *p = atomic_exchange_explicit(&t->thread_waiter, NULL, memory_order_acq_rel);
+    if (p != NULL) {
+        eddy__wake(p);
+        eddy__task_unref(p);
+    }
     return 0;
 }

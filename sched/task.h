@@ -84,6 +84,8 @@ struct eddy__task {
     void *owned_list;                      /* list it is in, NULL if none */
     uint64_t deadline_ns;                  /* owner: the task; UINT64_MAX none */
     struct eddy__timer timer;              /* this task's wait timer */
+    struct eddy__task *_Atomic thread_waiter; /* blocking kind: the parker of
+                                              the pool thread running it */
 };
 
 /** Allocates a task block (EDDY__TASK_BLOCK bytes) whose header is zeroed

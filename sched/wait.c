@@ -28,8 +28,10 @@ int eddy__wait_check(void)
 {
     struct eddy__worker *w = eddy__worker_current();
     struct eddy__task *t = w != NULL ? w->current : NULL;
-    if (t == NULL)
-        return 0;
+    if (t == NULL) {
+        struct eddy__task *b = eddy__blocking_current();
+        return b != NULL && eddy__task_cancelled(b) ? -ECANCELED : 0;
+    }
     /* cooperative budget: a task whose operations never have to wait
        still lets the others run now and then */
     if (w->budget > 0 && --w->budget == 0) {
@@ -47,10 +49,17 @@ int eddy__wait(uint64_t deadline_ns)
 {
     struct eddy__task *t = eddy__task_current();
     if (t == NULL) {
+        /* a plain thread; on a pool thread its blocking task may be aborted */
+        struct eddy__task *b = eddy__blocking_current();
+        if (b != NULL && eddy__task_cancelled(b))
+            return -ECANCELED;
         struct eddy__task *p = eddy__parker_current();
         if (p == NULL)
             return -ENOMEM;
-        return eddy__parker_wait(p, deadline_ns);
+        int rc = eddy__parker_wait(p, deadline_ns);
+        if (b != NULL && eddy__task_cancelled(b))
+            return -ECANCELED;
+        return rc;
     }
     uint64_t dl = deadline_ns < t->deadline_ns ? deadline_ns : t->deadline_ns;
     if (eddy__task_cancelled(t))

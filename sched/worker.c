@@ -74,15 +74,25 @@ static void push_overflow(struct eddy__worker *w, struct eddy__task *t)
         return;
     for (unsigned i = 0; i + 1 < n; i++)
         batch[i]->next = batch[i + 1];
-    eddy__taskq_push_batch(&w->s->inject, batch[0], batch[n - 1], n);
+    /* shared-nothing: the overflow stays this worker's (its inbox), or
+       another worker would run tasks bound here */
+    struct eddy__taskq *q = w->s->stealing ? &w->s->inject : &w->inbox;
+    eddy__taskq_push_batch(q, batch[0], batch[n - 1], n);
 }
 
 void eddy__worker_push_local(struct eddy__worker *w, struct eddy__task *t, bool lifo)
 {
     if (lifo) {
         struct eddy__task *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
-        if (prev == NULL)
-            return; /* the slot runs next on this worker: nobody to wake */
+        if (prev == NULL) {
+            /* the slot runs next on this worker: nobody to wake, unless
+               no parked worker keeps watch for a poll that never ends
+               (then the slot's task would wait all of it: Tokio #4941) */
+            if (w->s->stealing && w->s->nworkers > 1 &&
+                atomic_load_explicit(&w->s->watchers, memory_order_relaxed) == 0)
+                eddy__idle_nudge_watcher(w->s);
+            return;
+        }
         t = prev;
     }
     push_overflow(w, t);
@@ -208,11 +218,14 @@ static void run_task(struct eddy__worker *w, struct eddy__task *t)
         /* back from a yield: RUNNING stayed set while it was queued (wakes
            meanwhile only set NOTIFIED), so there is nothing to take over;
            only a wake that did come is consumed */
-        if (st & EDDY__T_NOTIFIED)
-            atomic_fetch_and_explicit(&t->state, ~(uint64_t)EDDY__T_NOTIFIED,
-                                      memory_order_acq_rel);
-        if (aborting)
-            atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED, memory_order_acq_rel);
+        while ((st & EDDY__T_NOTIFIED) || (aborting && !(st & EDDY__T_CANCELLED))) {
+            n = st & ~(uint64_t)EDDY__T_NOTIFIED;
+            if (aborting)
+                n |= EDDY__T_CANCELLED;
+            if (atomic_compare_exchange_weak_explicit(&t->state, &st, n, memory_order_acq_rel,
+                                                      memory_order_acquire))
+                break;
+        }
     } else {
         do {
             n = (st | EDDY__T_RUNNING) & ~(uint64_t)EDDY__T_NOTIFIED;
@@ -232,8 +245,15 @@ static void run_task(struct eddy__worker *w, struct eddy__task *t)
         eddy__task_complete(t);
         return;
     }
-    if (t->owned_list == NULL)
+    if (t->owned_list == NULL) {
         eddy__owned_insert(w, t);
+        /* abort_owned may have scanned the lists before this insert: it
+           stores closing before taking the list lock this insert took, so
+           whichever came second sees the other */
+        if (atomic_load_explicit(&s->closing, memory_order_seq_cst) == 2)
+            atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED | EDDY__T_NOTIFIED,
+                                     memory_order_acq_rel);
+    }
     if (t->yielded) {
         /* a yield keeps RUNNING (the queue holds the run's reference): no
            atomic on the state word for the round trip through the queue */
@@ -272,9 +292,14 @@ static void run_task(struct eddy__worker *w, struct eddy__task *t)
 static struct eddy__task *pull_global(struct eddy__worker *w)
 {
     struct eddy__sched *s = w->s;
-    struct eddy__task *t = eddy__taskq_pop(&w->inbox);
+    size_t got;
+    struct eddy__task *t = eddy__taskq_pop_batch(&w->inbox, eddy__deque_room(&w->q) / 2 + 1, &got);
     if (t != NULL) {
-        eddy__metric_add(&w->m.global_pulls, 1);
+        eddy__metric_add(&w->m.global_pulls, got);
+        for (struct eddy__task *rest = t->next, *nx; rest != NULL; rest = nx) {
+            nx = rest->next;
+            push_overflow(w, rest);
+        }
         return t;
     }
     size_t len = eddy__taskq_len(&s->inject);
@@ -286,7 +311,6 @@ static struct eddy__task *pull_global(struct eddy__worker *w)
         want = room + 1;
     if (want > 128)
         want = 128;
-    size_t got;
     t = eddy__taskq_pop_batch(&s->inject, want, &got);
     if (t == NULL)
         return NULL;
@@ -414,10 +438,14 @@ static void park(struct eddy__worker *w)
     struct eddy__sched *s = w->s;
     (void)eddy__idle_to_parked(s, w->index, w->searching);
     w->searching = false;
-    /* Re-check after being counted out (pairs with the fence in
+    /* Re-check after being counted out (the fence pairs with the one in
        eddy__idle_notify_remote): a push that saw this worker still counted
        in did not wake anyone, so its task must be seen here. */
+    EDDY__FENCE_SEQ_CST();
     if (work_pending(w)) {
+        /* a notifier may have picked this worker meanwhile: take its
+           notification now, or it would make every later park return */
+        atomic_store_explicit(&w->park_state, EDDY__PARK_EMPTY, memory_order_seq_cst);
         if (eddy__idle_from_parked(s, w->index))
             w->searching = true;
         return;
@@ -430,10 +458,13 @@ static void park(struct eddy__worker *w)
         uint64_t dl = next_ms * 1000000u;
         timeout = dl > now ? (int64_t)(dl - now) : 0;
     }
-    /* another worker is busy: come back soon to take what it strands */
-    if (s->stealing && s->nworkers > 1 && eddy__idle_others_busy(s) &&
-        (timeout < 0 || timeout > EDDY__WATCH_NS))
+    /* another worker is busy: keep watch, coming back soon to take what a
+       poll that never ends would strand in its LIFO slot */
+    bool watch = s->stealing && s->nworkers > 1 && eddy__idle_others_busy(s);
+    if (watch && (timeout < 0 || timeout > EDDY__WATCH_NS))
         timeout = EDDY__WATCH_NS;
+    if (watch)
+        atomic_fetch_add_explicit(&s->watchers, 1, memory_order_relaxed);
     int expect = EDDY__PARK_EMPTY;
     /* seq_cst: pairs with eddy__worker_unpark's exchange */
     if (atomic_compare_exchange_strong_explicit(&w->park_state, &expect, EDDY__PARK_PARKED,
@@ -444,6 +475,8 @@ static void park(struct eddy__worker *w)
             eddy__metric_add(&w->m.io_events, (uint64_t)n);
     }
     atomic_store_explicit(&w->park_state, EDDY__PARK_EMPTY, memory_order_seq_cst);
+    if (watch)
+        atomic_fetch_sub_explicit(&s->watchers, 1, memory_order_relaxed);
     if (eddy__idle_from_parked(s, w->index))
         w->searching = true;
     timers_run(w, eddy__now_ns());
@@ -484,10 +517,17 @@ void *eddy__worker_main(void *arg)
         uint64_t until = eddy__now_ns() + EDDY__SPIN_NS;
         bool found = false;
         while (eddy__now_ns() < until) {
-            if (eddy__deque_len(&w->q) || atomic_load_explicit(&w->lifo, memory_order_relaxed) || eddy__taskq_len(&w->inbox) ||
-                eddy__taskq_len(&s->inject) ||
-                atomic_load_explicit(&w->park_state, memory_order_relaxed) == EDDY__PARK_NOTIFIED ||
+            if (eddy__deque_len(&w->q) || atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
+                eddy__taskq_len(&w->inbox) || (s->stealing && eddy__taskq_len(&s->inject)) ||
                 atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
+                found = true;
+                break;
+            }
+            /* an unpark aimed at this worker: consume it (acq_rel pairs
+               with the unparker's exchange, so its push is visible) */
+            if (atomic_load_explicit(&w->park_state, memory_order_relaxed) == EDDY__PARK_NOTIFIED &&
+                atomic_exchange_explicit(&w->park_state, EDDY__PARK_EMPTY, memory_order_acq_rel) ==
+                    EDDY__PARK_NOTIFIED) {
                 found = true;
                 break;
             }

@@ -157,8 +157,10 @@ EDDY_API int eddy_spawn_ex(eddy_task **out, eddy_fn fn, void *arg, const eddy_sp
 
 /**
  * Runs fn(arg) on the runtime's blocking thread pool (for code that blocks:
- * file I/O, getaddrinfo, CPU-heavy work). Joinable like any task. Once
- * started it cannot be aborted: eddy_abort only stops it from starting.
+ * file I/O, getaddrinfo, CPU-heavy work). Joinable like any task. eddy_abort
+ * stops it from starting; once it runs, its eddy suspending calls (channel,
+ * sleep, join...: they block the pool thread) return -ECANCELED, but plain
+ * blocking system calls are not interrupted.
  * The pool has at most eddy_rt_config.blocking_threads threads; further work
  * waits for a free one. From a plain thread, uses the runtime given by
  * eddy_rt_current(), so it must run on a worker: -EPERM otherwise.

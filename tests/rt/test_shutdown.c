@@ -177,12 +177,77 @@ static void an_idle_runtime_uses_almost_no_cpu(void **state)
     eddy_rt_free(rt);
 }
 
+
+static atomic_int first_poll_rc;
+static atomic_int in_first_poll;
+
+static void *spin_then_recv(void *arg)
+{
+    eddy_chan *c = arg;
+    atomic_store(&in_first_poll, 1);
+    uint64_t t0 = eddy_now_ns();
+    while (eddy_now_ns() - t0 < 100000000u) /* 100 ms without suspending */
+        ;
+    int v;
+    atomic_store(&first_poll_rc, eddy_chan_recv(c, &v));
+    return NULL;
+}
+
+static void shutdown_aborts_a_task_that_first_suspends_after_it_began(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    eddy_chan *c;
+    assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
+    atomic_store(&first_poll_rc, 1);
+    atomic_store(&in_first_poll, 0);
+    assert_ok(eddy_rt_spawn(rt, NULL, spin_then_recv, c));
+    int64_t until = eddy_test_now_ms() + 5000;
+    while (!atomic_load(&in_first_poll) && eddy_test_now_ms() < until)
+        sched_yield();
+    /* the task is in its first run, on no list a shutdown scans yet */
+    int64_t t0 = eddy_test_now_ms();
+    assert_err(eddy_rt_shutdown(rt, 0), -ETIMEDOUT);
+    /* cancelled as it suspended: no wait for the unwind limit (500 ms) */
+    assert_true(eddy_test_now_ms() - t0 < 450);
+    assert_int_equal(atomic_load(&first_poll_rc), -ECANCELED);
+    eddy_rt_free(rt);
+    eddy_chan_free(c); /* its waiter list is clean: the task unwound */
+}
+
+static void *blocking_recv(void *arg)
+{
+    int v;
+    return (void *)(intptr_t)eddy_chan_recv(arg, &v);
+}
+
+static void free_stops_a_blocking_task_waiting_in_an_eddy_call(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    eddy_chan *c;
+    assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
+    eddy_task *h;
+    assert_ok(eddy_rt_spawn_blocking(rt, &h, blocking_recv, c));
+    struct timespec ts = { 0, 30 * 1000000 };
+    nanosleep(&ts, NULL); /* it blocks its pool thread in recv */
+    int64_t t0 = eddy_test_now_ms();
+    eddy_rt_free(rt);
+    assert_true(eddy_test_now_ms() - t0 < 5000);
+    void *r = NULL;
+    assert_err(eddy_join(h, &r), -ECANCELED);
+    assert_int_equal((intptr_t)r, -ECANCELED);
+    eddy_chan_free(c);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(shutdown_waits_for_tasks_that_end_within_grace),
     cmocka_unit_test(shutdown_aborts_tasks_still_running_after_grace),
     cmocka_unit_test(free_drops_tasks_that_never_end_and_releases_everything),
     cmocka_unit_test(shutdown_ends_a_task_tree_that_keeps_spawning),
     cmocka_unit_test(an_idle_runtime_uses_almost_no_cpu),
+    cmocka_unit_test(shutdown_aborts_a_task_that_first_suspends_after_it_began),
+    cmocka_unit_test(free_stops_a_blocking_task_waiting_in_an_eddy_call),
 };
 
 EDDY_TEST_MAIN(tests, 120)

@@ -6,7 +6,10 @@
 /* ctest-labels: concurrency */
 #include <errno.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "helpers.h"
 
@@ -170,10 +173,162 @@ static void spawn_ex_places_tasks_on_the_requested_worker(void **state)
     eddy_rt_free(rt);
 }
 
+
+static atomic_int lifo_ran;
+
+static void *set_lifo_ran(void *arg)
+{
+    (void)arg;
+    atomic_store(&lifo_ran, 1);
+    return NULL;
+}
+
+static void *spawn_one_then_spin(void *arg)
+{
+    (void)arg;
+    /* both workers park; this task comes back on its worker's timer, with
+       the other worker parked for good */
+    assert_ok(eddy_sleep_ms(50));
+    /* the child lands in this worker's LIFO slot, which no ring steal
+       reaches; then this task never suspends until the child ran */
+    assert_ok(eddy_spawn(NULL, set_lifo_ran, NULL));
+    int64_t t0 = eddy_test_now_ms();
+    while (!atomic_load(&lifo_ran) && eddy_test_now_ms() - t0 < 3000)
+        ;
+    return (void *)(intptr_t)(eddy_test_now_ms() - t0);
+}
+
+static void a_lifo_task_behind_a_long_poll_is_stolen_even_when_all_were_idle(void **state)
+{
+    (void)state;
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = 2;
+    eddy_rt *rt;
+    assert_ok(eddy_rt_new(&rt, &cfg));
+    for (int round = 0; round < 3; round++) {
+        atomic_store(&lifo_ran, 0);
+        /* let both workers park with nothing to watch */
+        struct timespec ts = { 0, 50 * 1000000 };
+        nanosleep(&ts, NULL);
+        void *waited = NULL;
+        assert_ok(eddy_rt_block_on(rt, spawn_one_then_spin, NULL, &waited));
+        assert_int_equal(atomic_load(&lifo_ran), 1);
+        assert_true((intptr_t)waited < 1000); /* stolen, not run after the spin */
+    }
+    eddy_rt_free(rt);
+}
+
+struct home_ctx {
+    atomic_int off_home;
+    atomic_int ran;
+};
+
+static void *check_home(void *arg)
+{
+    struct home_ctx *h = arg;
+    if (eddy_worker_index() != 0)
+        atomic_fetch_add(&h->off_home, 1);
+    eddy_yield();
+    if (eddy_worker_index() != 0)
+        atomic_fetch_add(&h->off_home, 1);
+    atomic_fetch_add(&h->ran, 1);
+    return NULL;
+}
+
+static void *spawn_many_children(void *arg)
+{
+    /* far more than a ring holds: the overflow must stay on this worker */
+    for (int i = 0; i < 2000; i++)
+        assert_ok(eddy_spawn(NULL, check_home, arg));
+    return NULL;
+}
+
+static void with_stealing_off_an_overflowing_queue_keeps_its_tasks(void **state)
+{
+    (void)state;
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = 2;
+    cfg.work_stealing = false;
+    eddy_rt *rt;
+    assert_ok(eddy_rt_new(&rt, &cfg));
+    struct home_ctx h;
+    atomic_init(&h.off_home, 0);
+    atomic_init(&h.ran, 0);
+    eddy_task *root;
+    eddy_spawn_opts o;
+    eddy_spawn_opts_init(&o);
+    (void)o;
+    /* remote spawns go round-robin: the first lands on worker 0 */
+    assert_ok(eddy_rt_spawn(rt, &root, spawn_many_children, &h));
+    assert_ok(eddy_join(root, NULL));
+    int64_t until = eddy_test_now_ms() + 10000;
+    while (atomic_load(&h.ran) < 2000 && eddy_test_now_ms() < until)
+        sched_yield();
+    assert_int_equal(atomic_load(&h.ran), 2000);
+    assert_int_equal(atomic_load(&h.off_home), 0);
+    eddy_rt_free(rt);
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static void *spin_20ms(void *arg)
+{
+    (void)arg;
+    uint64_t t0 = eddy_now_ns();
+    while (eddy_now_ns() - t0 < 20000000u)
+        ;
+    return NULL;
+}
+
+static void idle_workers_sleep_after_cross_worker_spawns(void **state)
+{
+    (void)state;
+    for (int stealing = 0; stealing < 2; stealing++) {
+        eddy_rt_config cfg;
+        eddy_rt_config_init(&cfg);
+        cfg.workers = 2;
+        cfg.work_stealing = stealing;
+        eddy_rt *rt;
+        assert_ok(eddy_rt_new(&rt, &cfg));
+        /* spawns from outside that land while their worker is busy: the
+           unpark finds it running, and must not leave it spinning after */
+        eddy_task *h[4];
+        struct timespec gap = { 0, 5 * 1000000 };
+        for (int i = 0; i < 4; i++) {
+            assert_ok(eddy_rt_spawn(rt, &h[i], spin_20ms, NULL));
+            nanosleep(&gap, NULL);
+        }
+        for (int i = 0; i < 4; i++)
+            assert_ok(eddy_join(h[i], NULL));
+        struct timespec ts = { 0, 50 * 1000000 };
+        nanosleep(&ts, NULL);
+        double c0 = cpu_seconds();
+        ts.tv_nsec = 400 * 1000000;
+        nanosleep(&ts, NULL);
+        double used = cpu_seconds() - c0;
+        /* parked: a few ms of CPU at most in 400 ms (a spinning worker
+           would burn ~400 ms) */
+        print_message("stealing=%d: %.1f ms CPU while idle\n", stealing, used * 1e3);
+        assert_true(used < 0.1);
+        eddy_rt_free(rt);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(a_long_cpu_task_does_not_stop_the_other_worker),
     cmocka_unit_test(with_stealing_off_tasks_never_change_worker),
     cmocka_unit_test(spawn_ex_places_tasks_on_the_requested_worker),
+    cmocka_unit_test(a_lifo_task_behind_a_long_poll_is_stolen_even_when_all_were_idle),
+    cmocka_unit_test(with_stealing_off_an_overflowing_queue_keeps_its_tasks),
+    cmocka_unit_test(idle_workers_sleep_after_cross_worker_spawns),
 };
 
 EDDY_TEST_MAIN(tests, 120)

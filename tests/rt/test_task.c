@@ -381,6 +381,52 @@ static void a_task_that_never_waits_still_lets_others_run(void **state)
     eddy_rt_free(rt);
 }
 
+
+static void *wait_for_partner(void *arg)
+{
+    return (void *)(intptr_t)eddy_notify_wait(arg, 3000);
+}
+
+static void *wake_partner(void *arg)
+{
+    eddy_notify_one(arg);
+    return NULL;
+}
+
+static void *nothing(void *arg)
+{
+    return arg;
+}
+
+static void back_to_back_blocking_tasks_get_their_own_threads(void **state)
+{
+    (void)state;
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.blocking_threads = 8;
+    eddy_rt *rt;
+    assert_ok(eddy_rt_new(&rt, &cfg));
+    for (int round = 0; round < 5; round++) {
+        /* leave exactly one pool thread idle */
+        eddy_task *h;
+        assert_ok(eddy_rt_spawn_blocking(rt, &h, nothing, NULL));
+        assert_ok(eddy_join(h, NULL));
+        eddy_notify *n;
+        assert_ok(eddy_notify_new(&n));
+        /* the first waits for the second: they must not share a thread */
+        eddy_task *a, *b;
+        assert_ok(eddy_rt_spawn_blocking(rt, &a, wait_for_partner, n));
+        assert_ok(eddy_rt_spawn_blocking(rt, &b, wake_partner, n));
+        void *rc = (void *)1;
+        assert_ok(eddy_join(a, &rc));
+        assert_int_equal((intptr_t)rc, 0);
+        assert_ok(eddy_join(b, NULL));
+        eddy_notify_free(n);
+    }
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(block_on_returns_the_task_result),
     cmocka_unit_test(hundred_thousand_tasks_all_join_with_their_results),
@@ -394,6 +440,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(misuse_is_answered_with_errors_not_crashes),
     cmocka_unit_test(joining_yourself_is_refused),
     cmocka_unit_test(a_task_that_never_waits_still_lets_others_run),
+    cmocka_unit_test(back_to_back_blocking_tasks_get_their_own_threads),
 };
 
 EDDY_TEST_MAIN(tests, 120)
