@@ -321,6 +321,18 @@ int eddy__sched_metrics(struct eddy__sched *s, unsigned i, struct eddy__metrics 
     return 0;
 }
 
+size_t eddy__sched_timers_armed(struct eddy__sched *s)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct eddy__worker *w = &s->workers[i];
+        pthread_mutex_lock(&w->timers.lock);
+        n += w->timers.wheel.count;
+        pthread_mutex_unlock(&w->timers.lock);
+    }
+    return n;
+}
+
 void eddy__metrics_io_events(unsigned n)
 {
     struct eddy__worker *w = eddy__tls_worker;

@@ -157,6 +157,9 @@ struct eddy__metrics {
 };
 /** Reads worker i's counters. -EINVAL when out of range. Any thread. */
 int eddy__sched_metrics(struct eddy__sched *s, unsigned i, struct eddy__metrics *m);
+/** Timers armed on all workers' wheels now (tests: nothing left behind). */
+size_t eddy__sched_timers_armed(struct eddy__sched *s);
+
 /** Adds n I/O events to the current worker's counter (drivers call it). */
 void eddy__metrics_io_events(unsigned n);
 

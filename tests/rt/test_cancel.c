@@ -10,6 +10,12 @@
 #include <stdint.h>
 
 #include "helpers.h"
+#include "rt/rt_int.h"
+
+static struct eddy__sched *rt_sched(eddy_rt *rt)
+{
+    return rt->sched;
+}
 
 static eddy_rt *new_rt(unsigned workers)
 {
@@ -221,6 +227,51 @@ static void deadline_applies_to_join(void **state)
     eddy_rt_free(rt);
 }
 
+
+static void *timed_recv(void *arg)
+{
+    int v;
+    /* arms this task's timer: a 60 s bound that never fires */
+    return (void *)(intptr_t)eddy_chan_recv_timeout(arg, &v, 60000);
+}
+
+static void cancelled_and_completed_waits_leave_no_timer_behind(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    struct eddy__sched *s = rt_sched(rt);
+    eddy_chan *c;
+    assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
+    enum { N = 200 };
+    eddy_task *h[N];
+    for (int i = 0; i < N; i++)
+        assert_ok(eddy_rt_spawn(rt, &h[i], timed_recv, c));
+    int64_t until = eddy_test_now_ms() + 5000;
+    while (eddy__sched_timers_armed(s) < N && eddy_test_now_ms() < until)
+        sched_yield();
+    assert_int_equal(eddy__sched_timers_armed(s), N);
+    /* half end by abort, half by a message: both disarm their timer */
+    int cancelled = 0, received = 0;
+    for (int i = 0; i < N / 2; i++)
+        assert_ok(eddy_abort(h[i]));
+    for (int i = 0; i < N / 2; i++)
+        if (eddy_join(h[i], NULL) == -ECANCELED)
+            cancelled++;
+    for (int i = 0; i < N / 2; i++) {
+        int v = i;
+        assert_ok(eddy_chan_send(c, &v));
+    }
+    for (int i = N / 2; i < N; i++) {
+        void *r;
+        if (eddy_join(h[i], &r) == 0 && (intptr_t)r == 0)
+            received++;
+    }
+    assert_int_equal(cancelled + received, N);
+    assert_int_equal(eddy__sched_timers_armed(s), 0);
+    eddy_chan_free(c);
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(abort_of_a_sleeping_task_returns_ecanceled_promptly),
     cmocka_unit_test(abort_of_a_channel_blocked_task_returns_ecanceled),
@@ -229,6 +280,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(deadline_scope_turns_a_long_sleep_into_etimedout),
     cmocka_unit_test(nested_deadlines_never_extend_outer_ones),
     cmocka_unit_test(deadline_applies_to_join),
+    cmocka_unit_test(cancelled_and_completed_waits_leave_no_timer_behind),
 };
 
 EDDY_TEST_MAIN(tests, 120)
