@@ -34,6 +34,8 @@
 /* A parked worker wakes this often while another worker is busy, to take
    what a stuck worker would strand (RUNTIME-NOTES.md 6.3, Tokio #4730). */
 #define EDDY__WATCH_NS 1000000
+/* One task run in this many is timed for the busy_ns metric. */
+#define EDDY__BUSY_SAMPLE 64
 /* Least time a shutdown gives aborted tasks to unwind before dropping them. */
 #define EDDY__UNWIND_MS 500
 

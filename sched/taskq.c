@@ -9,7 +9,14 @@
 
 void eddy__taskq_init(struct eddy__taskq *q)
 {
-    pthread_mutex_init(&q->lock, NULL);
+    /* adaptive: the critical sections are a few pointer moves, so a
+       contender spins briefly instead of sleeping in the kernel (remote
+       spawns push while a worker pulls) */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&q->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
     q->head = q->tail = NULL;
     atomic_init(&q->len, 0);
 }

@@ -424,7 +424,8 @@ static bool work_pending(struct eddy__worker *w)
 
 static void maintenance(struct eddy__worker *w)
 {
-    timers_run(w, eddy__now_ns());
+    if (atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed) != UINT64_MAX)
+        timers_run(w, eddy__now_ns());
     const struct eddy__driver_ops *ops = w->s->drv_ops;
     if (ops->has_io != NULL && ops->has_io(w->drv)) {
         int n = ops->park(w->drv, 0);
@@ -503,11 +504,13 @@ void *eddy__worker_main(void *arg)
             t = steal(w);
         if (t != NULL) {
             uint64_t t0 = 0;
-            if (w->tick % 16 == 0)
+            /* busy time is sampled: one run in EDDY__BUSY_SAMPLE is timed
+               (a clock read costs about as much as a yield) */
+            if (w->tick % EDDY__BUSY_SAMPLE == 0)
                 t0 = eddy__now_ns();
             run_task(w, t);
             if (t0 != 0)
-                eddy__metric_add(&w->m.busy_ns, (eddy__now_ns() - t0) * 16);
+                eddy__metric_add(&w->m.busy_ns, (eddy__now_ns() - t0) * EDDY__BUSY_SAMPLE);
             if (w->tick % EDDY__GLOBAL_INTERVAL == 0)
                 maintenance(w);
             continue;
