@@ -22,6 +22,7 @@ struct fiber_task {
     struct eddy__task base;
     eddy_fn fn;
     void *arg;
+    eddy_rt *rt;                /* immutable after spawn */
     struct eddy__stack *stack;  /* owner: the running worker; NULL until first run */
     struct eddy__fiber *ret;    /* the worker context to switch back to */
     char *name;                 /* immutable after spawn; may be NULL */
@@ -47,11 +48,10 @@ static void stack_loop(void *arg)
     }
 }
 
-static enum eddy__poll fiber_run(struct eddy__task *t)
+static enum eddy__poll fiber_run(struct eddy__task *t, int idx)
 {
     struct fiber_task *ft = (struct fiber_task *)t;
-    eddy_rt *rt = eddy__sched_ud(t->sched);
-    int idx = eddy__worker_index_current();
+    eddy_rt *rt = ft->rt;
     if (!t->started) {
         if (eddy__task_cancelled(t)) { /* aborted before it ever ran */
             t->result = NULL;
@@ -75,7 +75,7 @@ static enum eddy__poll fiber_run(struct eddy__task *t)
     struct eddy__stack *st = ft->stack;
     ft->ret = &rt->thread_ctx[idx].fiber;
     eddy__fiber_switch(ft->ret, &st->fiber);
-    if (!eddy__stack_canary_ok(st)) {
+    if (st->guard == EDDY__GUARD_NONE && !eddy__stack_canary_ok(st)) {
         fprintf(stderr, "eddy: fiber stack overflow in task %s (stack %zu bytes)\n",
                 ft->name ? ft->name : "(unnamed)", st->size);
         abort();
@@ -101,7 +101,7 @@ static void fiber_drop(struct eddy__task *t)
     if (st != NULL) {
         /* suspended mid-task: its fiber can never be resumed; the stack
            gets a fresh one when next used */
-        eddy_rt *rt = eddy__sched_ud(t->sched);
+        eddy_rt *rt = ft->rt;
         eddy__fiber_destroy(&st->fiber);
         st->fiber_live = 0;
         st->user = NULL;
@@ -127,8 +127,9 @@ static const struct eddy__task_vtable fiber_vt = {
 };
 
 /* A blocking task runs its whole body inside run, on a pool thread. */
-static enum eddy__poll blocking_run(struct eddy__task *t)
+static enum eddy__poll blocking_run(struct eddy__task *t, int worker)
 {
+    (void)worker;
     struct fiber_task *ft = (struct fiber_task *)t;
     t->result = ft->fn(ft->arg);
     return EDDY__POLL_DONE;
@@ -151,6 +152,7 @@ static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *
     struct fiber_task *ft = (struct fiber_task *)t;
     ft->fn = fn;
     ft->arg = arg;
+    ft->rt = rt;
     ft->stack = NULL;
     ft->ret = NULL;
     ft->name = NULL;

@@ -58,7 +58,7 @@ static void run_one(struct eddy__blocking *b, struct eddy__task *t)
             atomic_store_explicit(&t->thread_waiter, parker, memory_order_release);
         }
         tls_running = t;
-        (void)t->vt->run(t); /* runs the whole body on this thread */
+        (void)t->vt->run(t, -1); /* runs the whole body on this thread */
         tls_running = NULL;
         struct eddy__task *p =
             atomic_exchange_explicit(&t->thread_waiter, NULL, memory_order_acq_rel);

@@ -50,9 +50,10 @@ struct eddy__sched;
 enum eddy__poll { EDDY__POLL_PENDING = 0, EDDY__POLL_DONE = 1 };
 
 struct eddy__task_vtable {
-    /* Runs the task on the calling worker until it suspends (PENDING) or
-       ends (DONE; t->result is set). Called with RUNNING held. */
-    enum eddy__poll (*run)(struct eddy__task *t);
+    /* Runs the task on the calling worker (its index; -1 on a blocking
+       pool thread) until it suspends (PENDING) or ends (DONE; t->result is
+       set). Called with RUNNING held. */
+    enum eddy__poll (*run)(struct eddy__task *t, int worker);
     /* Called from eddy__wait inside the running task: gives the worker
        back until the task is run again. */
     void (*suspend)(struct eddy__task *t);

@@ -238,7 +238,7 @@ static void run_task(struct eddy__worker *w, struct eddy__task *t)
     }
     w->current = t;
     w->budget = EDDY__COOP_BUDGET;
-    enum eddy__poll r = t->vt->run(t);
+    enum eddy__poll r = t->vt->run(t, (int)w->index);
     w->current = NULL;
     eddy__metric_add(&w->m.polls, 1);
     if (r == EDDY__POLL_DONE) {
