@@ -306,20 +306,20 @@ static void misuse_is_answered_with_errors_not_crashes(void **state)
 
 static void *join_myself(void *arg)
 {
-    eddy_task **slot = arg;
-    while (*(eddy_task *volatile *)slot == NULL)
+    eddy_task *_Atomic *slot = arg;
+    while (atomic_load(slot) == NULL)
         eddy_yield();
-    return (void *)(intptr_t)eddy_join(*slot, NULL);
+    return (void *)(intptr_t)eddy_join(atomic_load(slot), NULL);
 }
 
 static void joining_yourself_is_refused(void **state)
 {
     (void)state;
     eddy_rt *rt = new_rt(1);
-    eddy_task *volatile slot = NULL;
+    eddy_task *_Atomic slot = NULL;
     eddy_task *h;
     assert_ok(eddy_rt_spawn(rt, &h, join_myself, (void *)&slot));
-    slot = h;
+    atomic_store(&slot, h);
     /* the task tries to join its own handle (refused, handle intact), then
        this thread joins it normally */
     int64_t until = eddy_test_now_ms() + 5000;
