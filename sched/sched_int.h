@@ -39,13 +39,14 @@
 /* Least time a shutdown gives aborted tasks to unwind before dropping them. */
 #define EDDY__UNWIND_MS 500
 
-/* A mutex-protected FIFO of tasks linked through task->next, with a length
-   readable without the lock. The global inject queue and each worker's
-   inbox (wakes and spawns aimed at that worker). */
+/* A FIFO of tasks linked through task->next, pushed by any thread without a
+   lock and popped by workers under one (taskq.c): the global inject queue
+   and each worker's inbox (wakes and spawns aimed at that worker). */
 struct eddy__taskq {
-    pthread_mutex_t lock;
-    struct eddy__task *head, *tail; /* guarded by: lock */
-    _Atomic size_t len;             /* written under lock; read anywhere */
+    _Alignas(64) struct eddy__task *_Atomic incoming; /* any thread: pushed stack */
+    _Atomic size_t len;             /* tasks in incoming + FIFO (may lag) */
+    _Alignas(64) pthread_mutex_t lock;
+    struct eddy__task *head, *tail; /* guarded by: lock; arrival order */
 };
 
 void eddy__taskq_init(struct eddy__taskq *q);
