@@ -83,7 +83,14 @@ static void push_overflow(struct eddy__worker *w, struct eddy__task *t)
 void eddy__worker_push_local(struct eddy__worker *w, struct eddy__task *t, bool lifo)
 {
     if (lifo) {
-        struct eddy__task *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
+        /* Only the owner puts tasks in the slot; thieves only take them out.
+           So an empty slot stays empty until this store: no RMW needed
+           (release: a thief's exchange then sees the task's writes). */
+        struct eddy__task *prev = atomic_load_explicit(&w->lifo, memory_order_relaxed);
+        if (prev == NULL)
+            atomic_store_explicit(&w->lifo, t, memory_order_release);
+        else
+            prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
         if (prev == NULL) {
             /* the slot runs next on this worker: nobody to wake, unless
                no parked worker keeps watch for a poll that never ends
