@@ -9,5 +9,6 @@
 #include <eddy/version.h>
 #include <eddy/rt.h>
 #include <eddy/sync.h>
+#include <eddy/io.h>
 
 #endif /* EDDY_H */

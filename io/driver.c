@@ -2,8 +2,7 @@
  * io/driver.c: the per-worker driver a worker parks in: an epoll instance
  * holding an eventfd. park waits in epoll_pwait2 (nanosecond timeout) and
  * drains the eventfd when an unpark wrote it; unpark writes the eventfd.
- * Sockets and fd registration arrive with the I/O layer and dispatch their
- * readiness from here.
+ * Readiness of registered fds (io/fd.c) is dispatched from here.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -17,11 +16,6 @@
 
 #define EVENTS_PER_PARK 256
 
-struct eddy__io_driver {
-    int epfd;     /* immutable after new */
-    int evfd;     /* immutable after new */
-    int nregistered; /* owner: worker; fds other than evfd */
-};
 
 int eddy__io_driver_new(struct eddy__io_driver **out)
 {
@@ -41,7 +35,7 @@ int eddy__io_driver_new(struct eddy__io_driver **out)
         eddy__dealloc(d, sizeof *d);
         return -e;
     }
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
     if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->evfd, &ev) < 0) {
         int e = errno;
         close(d->evfd);
@@ -81,11 +75,12 @@ static int drv_park(void *arg, int64_t timeout_ns)
         return errno == EINTR ? 0 : -errno;
     int io = 0;
     for (int i = 0; i < n; i++) {
-        if (evs[i].data.ptr == NULL) {
+        if (evs[i].data.u64 == 0) {
             uint64_t v;
             ssize_t r = read(d->evfd, &v, sizeof v);
             (void)r; /* EAGAIN: another park drained it already */
         } else {
+            eddy__fd_event(evs[i].data.u64, evs[i].events);
             io++;
         }
     }
@@ -103,7 +98,7 @@ static void drv_unpark(void *arg)
 static int drv_has_io(void *arg)
 {
     struct eddy__io_driver *d = arg;
-    return d->nregistered > 0;
+    return atomic_load_explicit(&d->nregistered, memory_order_relaxed) > 0;
 }
 
 const struct eddy__driver_ops eddy__io_driver_ops = {

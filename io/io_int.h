@@ -9,7 +9,19 @@
 
 #include "sched/driver.h"
 
-struct eddy__io_driver;
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct eddy__io_driver {
+    int epfd;                  /* immutable after new */
+    int evfd;                  /* immutable after new */
+    _Atomic int nregistered;   /* fds registered besides evfd (any thread
+                                  deregisters: eddy_close) */
+};
+
+/* Dispatches one epoll event of a registered fd (io/fd.c): data is what
+   the fd was registered with. Called by the owning worker's driver. */
+void eddy__fd_event(uint64_t data, uint32_t events);
 
 /** The ops table all io drivers share (its drv argument is the driver). */
 extern const struct eddy__driver_ops eddy__io_driver_ops;

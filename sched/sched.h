@@ -87,6 +87,8 @@ struct eddy__worker *eddy__worker_current(void);
 struct eddy__sched *eddy__sched_current(void);
 /** Index of the current worker, -1 off the workers. */
 int eddy__worker_index_current(void);
+/** The driver the current worker parks on (io's), NULL off the workers. */
+void *eddy__worker_driver_current(void);
 
 /**
  * The task running on the calling thread, NULL on a worker's own stack or

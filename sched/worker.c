@@ -48,6 +48,12 @@ int eddy__worker_index_current(void)
     return w != NULL ? (int)w->index : -1;
 }
 
+void *eddy__worker_driver_current(void)
+{
+    struct eddy__worker *w = eddy__worker_current();
+    return w != NULL ? w->drv : NULL;
+}
+
 uint64_t eddy__now_ns(void)
 {
     struct timespec ts;

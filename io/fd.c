@@ -1,0 +1,465 @@
+/*
+ * io/fd.c: readiness of file descriptors for tasks. Each fd eddy touches
+ * gets an entry in a table indexed by fd number: readiness bits fed by the
+ * reactor, the task (at most one per direction) waiting for each, and a
+ * generation bumped by eddy_close so that no event of a closed fd reaches a
+ * task waiting on a new fd with the same number.
+ *
+ * An fd is registered once, edge-triggered for in and out, with the reactor
+ * of the worker that first has to wait on it, and deregistered by
+ * eddy_close. Every call tries the system call first; only EAGAIN waits.
+ * Readiness bits are cleared on EAGAIN only if no event arrived since the
+ * attempt began (a tick per direction), so an edge is never lost between
+ * the failed call and the wait. Plain threads (no worker) wait in poll(2).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <eddy/io.h>
+
+#include "io/io_int.h"
+#include "sched/alloc.h"
+#include "sched/sched.h"
+
+enum { DIR_READ = 0, DIR_WRITE = 1 };
+
+struct fd_entry {
+    pthread_mutex_t lock;
+    uint32_t gen;                      /* guarded by: lock; bumped by close */
+    uint8_t ready;                     /* guarded by: lock; EDDY_READABLE|WRITABLE */
+    bool nonblock;                     /* guarded by: lock; O_NONBLOCK set */
+    struct eddy__io_driver *drv;       /* guarded by: lock; registered with */
+    uint64_t tick[2];                  /* guarded by: lock; events per direction */
+    struct eddy__task *waiter[2];      /* guarded by: lock; holds a reference */
+};
+
+#define CHUNK 1024 /* entries per table chunk */
+
+static struct {
+    pthread_mutex_t lock;                   /* guards growing chunks */
+    struct fd_entry *_Atomic *_Atomic chunks; /* [nchunks], readers lock-free */
+    _Atomic size_t nchunks;
+} table = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The entry of fd, made when missing (NULL only on OOM or fd < 0). Entries
+   are never freed: a stale event may still look one up. */
+static struct fd_entry *entry(int fd, bool create)
+{
+    if (fd < 0)
+        return NULL;
+    size_t c = (size_t)fd / CHUNK;
+    size_t nc = atomic_load_explicit(&table.nchunks, memory_order_acquire);
+    if (c < nc) {
+        struct fd_entry *_Atomic *chunks = atomic_load_explicit(&table.chunks, memory_order_acquire);
+        struct fd_entry *ch = atomic_load_explicit(&chunks[c], memory_order_acquire);
+        if (ch != NULL)
+            return &ch[fd % CHUNK];
+    }
+    if (!create)
+        return NULL;
+    pthread_mutex_lock(&table.lock);
+    nc = atomic_load_explicit(&table.nchunks, memory_order_relaxed);
+    struct fd_entry *_Atomic *chunks = atomic_load_explicit(&table.chunks, memory_order_relaxed);
+    if (c >= nc) {
+        size_t nn = c + 1 > 2 * nc ? c + 1 : 2 * nc;
+        struct fd_entry *_Atomic *grown = eddy__calloc(nn * sizeof *grown);
+        if (grown == NULL) {
+            pthread_mutex_unlock(&table.lock);
+            return NULL;
+        }
+        for (size_t i = 0; i < nc; i++)
+            atomic_init(&grown[i], atomic_load_explicit(&chunks[i], memory_order_relaxed));
+        /* the old array stays allocated: a reader may still hold it */
+        atomic_store_explicit(&table.chunks, grown, memory_order_release);
+        atomic_store_explicit(&table.nchunks, nn, memory_order_release);
+        chunks = grown;
+    }
+    struct fd_entry *ch = atomic_load_explicit(&chunks[c], memory_order_relaxed);
+    if (ch == NULL) {
+        ch = eddy__calloc(CHUNK * sizeof *ch);
+        if (ch == NULL) {
+            pthread_mutex_unlock(&table.lock);
+            return NULL;
+        }
+        for (size_t i = 0; i < CHUNK; i++)
+            pthread_mutex_init(&ch[i].lock, NULL);
+        atomic_store_explicit(&chunks[c], ch, memory_order_release);
+    }
+    pthread_mutex_unlock(&table.lock);
+    return &ch[fd % CHUNK];
+}
+
+static uint64_t event_data(int fd, uint32_t gen)
+{
+    return ((uint64_t)gen << 32) | (uint32_t)(fd + 1); /* never 0: 0 is the eventfd */
+}
+
+void eddy__fd_event(uint64_t data, uint32_t events)
+{
+    int fd = (int)(uint32_t)data - 1;
+    uint32_t gen = (uint32_t)(data >> 32);
+    struct fd_entry *e = entry(fd, false);
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->lock);
+    if (e->gen == gen) {
+        uint8_t r = 0;
+        if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            r |= EDDY_READABLE;
+        if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+            r |= EDDY_WRITABLE;
+        e->ready |= r;
+        for (int d = 0; d < 2; d++) {
+            if (!(r & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)))
+                continue;
+            e->tick[d]++;
+            if (e->waiter[d] != NULL)
+                eddy__wake(e->waiter[d]);
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* Registers e's fd with the current worker's reactor if not yet. Caller
+   holds e->lock. */
+static int ensure_registered(struct fd_entry *e, int fd)
+{
+    if (e->drv != NULL)
+        return 0;
+    struct eddy__io_driver *d = eddy__worker_driver_current();
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                              .data.u64 = event_data(fd, e->gen) };
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno; /* EPERM: a regular file, which never blocks */
+    e->drv = d;
+    atomic_fetch_add_explicit(&d->nregistered, 1, memory_order_relaxed);
+    return 0;
+}
+
+static int make_nonblocking(struct fd_entry *e, int fd)
+{
+    if (e->nonblock)
+        return 0;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    e->nonblock = true;
+    return 0;
+}
+
+/* Opens an I/O attempt: the fd is non-blocking, and *tick says which
+   events the attempt may have missed. */
+static int begin(int fd, int dir, struct fd_entry **out, uint64_t *tick, uint32_t *gen)
+{
+    struct fd_entry *e = entry(fd, true);
+    if (e == NULL)
+        return fd < 0 ? -EBADF : -ENOMEM;
+    pthread_mutex_lock(&e->lock);
+    int rc = make_nonblocking(e, fd);
+    *tick = e->tick[dir];
+    *gen = e->gen;
+    pthread_mutex_unlock(&e->lock);
+    *out = e;
+    return rc;
+}
+
+/* Waits for dir after an attempt that hit EAGAIN with tick seen. */
+static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_t gen,
+                    uint64_t deadline_ns)
+{
+    int rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    if (eddy__task_current() == NULL) {
+        /* a plain thread: poll(2), bounded by the deadline */
+        struct pollfd p = { .fd = fd, .events = dir == DIR_READ ? POLLIN : POLLOUT };
+        int ms = -1;
+        if (deadline_ns != UINT64_MAX) {
+            uint64_t now = eddy__now_ns();
+            if (now >= deadline_ns)
+                return -ETIMEDOUT;
+            uint64_t left = (deadline_ns - now + 999999) / 1000000;
+            ms = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        int n = poll(&p, 1, ms);
+        if (n < 0)
+            return errno == EINTR ? 0 : -errno;
+        if (n == 0)
+            return -ETIMEDOUT;
+        return 0;
+    }
+    struct eddy__task *self = eddy__task_current();
+    uint8_t bit = dir == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE;
+    pthread_mutex_lock(&e->lock);
+    if (e->gen != gen) {
+        pthread_mutex_unlock(&e->lock);
+        return -EBADF;
+    }
+    if (e->tick[dir] == *tick)
+        e->ready &= (uint8_t)~bit; /* no event since the attempt began */
+    rc = ensure_registered(e, fd);
+    if (rc < 0) {
+        pthread_mutex_unlock(&e->lock);
+        return rc;
+    }
+    if (e->ready & bit) {
+        *tick = e->tick[dir];
+        pthread_mutex_unlock(&e->lock);
+        return 0;
+    }
+    if (e->waiter[dir] != NULL && e->waiter[dir] != self) {
+        pthread_mutex_unlock(&e->lock);
+        return -EBUSY; /* one waiter per direction */
+    }
+    eddy__task_ref(self);
+    e->waiter[dir] = self;
+    pthread_mutex_unlock(&e->lock);
+    rc = eddy__wait(deadline_ns);
+    pthread_mutex_lock(&e->lock);
+    if (e->waiter[dir] == self) {
+        e->waiter[dir] = NULL;
+        eddy__task_unref(self);
+    }
+    bool closed = e->gen != gen;
+    *tick = e->tick[dir];
+    pthread_mutex_unlock(&e->lock);
+    if (closed)
+        return -EBADF;
+    return rc;
+}
+
+/* Current readiness of fd for events by poll(2), without waiting: the
+   bits, 0, or a negative errno (-EBADF for a closed fd). */
+static int poll_now(int fd, int events, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = (short)((events & EDDY_READABLE ? POLLIN : 0) |
+                                                    (events & EDDY_WRITABLE ? POLLOUT : 0)) };
+    int n = poll(&p, 1, ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (n == 0)
+        return 0;
+    if (p.revents & POLLNVAL)
+        return -EBADF;
+    int r = 0;
+    if (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
+        r |= EDDY_READABLE;
+    if (p.revents & (POLLOUT | POLLHUP | POLLERR))
+        r |= EDDY_WRITABLE;
+    return r & events;
+}
+
+int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
+{
+    if (fd < 0 || (events & (EDDY_READABLE | EDDY_WRITABLE)) == 0)
+        return -EINVAL;
+    events &= EDDY_READABLE | EDDY_WRITABLE;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                                       : eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    int rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    struct eddy__task *self = eddy__task_current();
+    if (self == NULL) { /* a plain thread blocks in poll(2) */
+        for (;;) {
+            int ms = -1;
+            if (deadline != UINT64_MAX) {
+                uint64_t now = eddy__now_ns();
+                if (now >= deadline)
+                    return -ETIMEDOUT;
+                uint64_t left = (deadline - now + 999999) / 1000000;
+                ms = left > INT_MAX ? INT_MAX : (int)left;
+            }
+            int r = poll_now(fd, events, ms);
+            if (r != 0)
+                return r;
+        }
+    }
+    struct fd_entry *e = entry(fd, true);
+    if (e == NULL)
+        return -ENOMEM;
+    for (;;) {
+        /* level check first (a third-party fd may hold data already); the
+           ticks taken before it tell whether an edge came in between */
+        pthread_mutex_lock(&e->lock);
+        uint64_t t0 = e->tick[DIR_READ], t1 = e->tick[DIR_WRITE];
+        uint32_t gen = e->gen;
+        pthread_mutex_unlock(&e->lock);
+        int r = poll_now(fd, events, 0);
+        if (r != 0)
+            return r;
+        pthread_mutex_lock(&e->lock);
+        if (e->gen != gen) {
+            pthread_mutex_unlock(&e->lock);
+            return -EBADF;
+        }
+        if (e->tick[DIR_READ] == t0)
+            e->ready &= (uint8_t)~EDDY_READABLE;
+        if (e->tick[DIR_WRITE] == t1)
+            e->ready &= (uint8_t)~EDDY_WRITABLE;
+        rc = ensure_registered(e, fd);
+        if (rc < 0 || (e->ready & events)) {
+            r = rc < 0 ? rc : e->ready & events;
+            pthread_mutex_unlock(&e->lock);
+            return r;
+        }
+        for (int d = 0; d < 2; d++) {
+            if (!(events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)))
+                continue;
+            if (e->waiter[d] != NULL && e->waiter[d] != self) {
+                pthread_mutex_unlock(&e->lock);
+                return -EBUSY; /* one waiter per direction */
+            }
+        }
+        for (int d = 0; d < 2; d++) {
+            if (events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)) {
+                eddy__task_ref(self);
+                e->waiter[d] = self;
+            }
+        }
+        pthread_mutex_unlock(&e->lock);
+        rc = eddy__wait(deadline);
+        pthread_mutex_lock(&e->lock);
+        for (int d = 0; d < 2; d++) {
+            if (e->waiter[d] == self) {
+                e->waiter[d] = NULL;
+                eddy__task_unref(self);
+            }
+        }
+        bool closed = e->gen != gen;
+        r = e->ready & events;
+        pthread_mutex_unlock(&e->lock);
+        if (closed)
+            return -EBADF;
+        if (r != 0)
+            return r;
+        if (rc < 0)
+            return rc;
+    }
+}
+
+ssize_t eddy_read_timeout(int fd, void *buf, size_t n, int64_t timeout_ms)
+{
+    struct fd_entry *e;
+    uint64_t tick;
+    uint32_t gen;
+    int rc = begin(fd, DIR_READ, &e, &tick, &gen);
+    if (rc < 0)
+        return rc;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                                       : eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        ssize_t r = read(fd, buf, n);
+        if (r >= 0)
+            return r;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        rc = wait_dir(e, fd, DIR_READ, &tick, gen, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+ssize_t eddy_read(int fd, void *buf, size_t n)
+{
+    return eddy_read_timeout(fd, buf, n, -1);
+}
+
+ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)
+{
+    if (cnt < 0 || cnt > IOV_MAX || (cnt > 0 && iov_in == NULL))
+        return -EINVAL;
+    struct fd_entry *e;
+    uint64_t tick;
+    uint32_t gen;
+    int rc = begin(fd, DIR_WRITE, &e, &tick, &gen);
+    if (rc < 0)
+        return rc;
+    rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    struct iovec iov[IOV_MAX];
+    size_t total = 0;
+    for (int i = 0; i < cnt; i++) {
+        iov[i] = iov_in[i];
+        total += iov[i].iov_len;
+    }
+    struct iovec *cur = iov;
+    int left = cnt;
+    while (left > 0 && cur->iov_len == 0) {
+        cur++;
+        left--;
+    }
+    while (left > 0) {
+        ssize_t w = writev(fd, cur, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -errno;
+            rc = wait_dir(e, fd, DIR_WRITE, &tick, gen, UINT64_MAX);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        size_t done = (size_t)w;
+        while (left > 0 && done >= cur->iov_len) {
+            done -= cur->iov_len;
+            cur++;
+            left--;
+        }
+        if (left > 0) {
+            cur->iov_base = (char *)cur->iov_base + done;
+            cur->iov_len -= done;
+        }
+    }
+    return (ssize_t)total;
+}
+
+ssize_t eddy_write(int fd, const void *buf, size_t n)
+{
+    struct iovec v = { .iov_base = (void *)buf, .iov_len = n };
+    return eddy_writev(fd, &v, 1);
+}
+
+int eddy_close(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    struct fd_entry *e = entry(fd, false);
+    if (e != NULL) {
+        pthread_mutex_lock(&e->lock);
+        e->gen++;
+        e->ready = 0;
+        e->nonblock = false;
+        if (e->drv != NULL) {
+            (void)epoll_ctl(e->drv->epfd, EPOLL_CTL_DEL, fd, NULL);
+            atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
+            e->drv = NULL;
+        }
+        for (int d = 0; d < 2; d++)
+            if (e->waiter[d] != NULL)
+                eddy__wake(e->waiter[d]); /* it sees the new generation: -EBADF */
+        /* closed under the lock: the number cannot be reused (and a new
+           entry state begun) before the waiters were told */
+        int rc = close(fd) < 0 ? -errno : 0;
+        pthread_mutex_unlock(&e->lock);
+        return rc;
+    }
+    return close(fd) < 0 ? -errno : 0;
+}
