@@ -160,6 +160,8 @@ static int make_nonblocking(struct fd_entry *e, int fd)
    events the attempt may have missed. */
 static int begin(int fd, int dir, struct fd_entry **out, uint64_t *tick, uint32_t *gen)
 {
+    if (fd < 0)
+        return -EBADF;
     struct fd_entry *e = entry(fd, true);
     if (e == NULL)
         return fd < 0 ? -EBADF : -ENOMEM;
@@ -176,6 +178,8 @@ static int begin(int fd, int dir, struct fd_entry **out, uint64_t *tick, uint32_
 static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_t gen,
                     uint64_t deadline_ns)
 {
+    if (deadline_ns != UINT64_MAX && eddy__now_ns() >= deadline_ns)
+        return -ETIMEDOUT;
     int rc = eddy__wait_check();
     if (rc < 0)
         return rc;
@@ -462,4 +466,18 @@ int eddy_close(int fd)
         return rc;
     }
     return close(fd) < 0 ? -errno : 0;
+}
+
+/* ------------------------------------------------ for the socket files */
+
+int eddy__io_begin(int fd, int write, struct eddy__io_op *op)
+{
+    op->fd = fd;
+    op->dir = write ? DIR_WRITE : DIR_READ;
+    return begin(fd, op->dir, (struct fd_entry **)&op->entry, &op->tick, &op->gen);
+}
+
+int eddy__io_wait(struct eddy__io_op *op, uint64_t deadline_ns)
+{
+    return wait_dir(op->entry, op->fd, op->dir, &op->tick, op->gen, deadline_ns);
 }

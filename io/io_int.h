@@ -23,6 +23,24 @@ struct eddy__io_driver {
    the fd was registered with. Called by the owning worker's driver. */
 void eddy__fd_event(uint64_t data, uint32_t events);
 
+/* One I/O attempt on an fd (io/fd.c), for the socket calls: begin it,
+   try the syscall, and on EAGAIN wait, then try again. */
+struct eddy__io_op {
+    void *entry;
+    int fd, dir;
+    uint64_t tick;
+    uint32_t gen;
+};
+/* Makes fd non-blocking and opens an attempt (write: 0 read, 1 write). */
+int eddy__io_begin(int fd, int write, struct eddy__io_op *op);
+/* Waits for readiness after EAGAIN: 0, -ETIMEDOUT, -ECANCELED, -EBADF. */
+int eddy__io_wait(struct eddy__io_op *op, uint64_t deadline_ns);
+/* Resolves host:port (numeric at once; names on the blocking pool when
+   called in a task). *res is freed with freeaddrinfo. 0 or -errno/EDDY_EAI_*. */
+struct addrinfo;
+int eddy__resolve(const char *host, uint16_t port, int socktype, int passive,
+                  struct addrinfo **res);
+
 /** The ops table all io drivers share (its drv argument is the driver). */
 extern const struct eddy__driver_ops eddy__io_driver_ops;
 

@@ -9,13 +9,15 @@
  * once their task was aborted and -ETIMEDOUT once an enclosing deadline
  * passed. Timeouts are in milliseconds; a negative timeout means none.
  *
- * Sockets (TCP, UDP, Unix) come with the rest of the I/O layer.
+ * TCP and UDP sockets are below; Unix sockets come with the rest of the
+ * I/O layer.
  */
 #ifndef EDDY_IO_H
 #define EDDY_IO_H
 
 #include <eddy/common.h>
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -65,6 +67,54 @@ EDDY_API ssize_t eddy_writev(int fd, const struct iovec *iov, int cnt);
  * Thread safety: any thread.
  */
 EDDY_API int eddy_close(int fd);
+
+/* ---------------------------------------------------------------- sockets */
+
+/** Flags of eddy_tcp_listen. Values are fixed. */
+enum { EDDY_REUSEPORT = 1 };
+
+/**
+ * Opens a listening TCP socket on host:port (host NULL or "": all
+ * addresses; port 0: any free port, see eddy_local_port). EDDY_REUSEPORT
+ * sets SO_REUSEPORT, so each worker may listen on the same port. backlog
+ * <= 0 uses 128. *fd receives the socket. Host names are resolved (on the
+ * blocking pool inside a task). Errors: -EINVAL, -EADDRINUSE,
+ * EDDY_EAI_NONAME...
+ */
+EDDY_API int eddy_tcp_listen(int *fd, const char *host, uint16_t port, int backlog, int flags);
+
+/** The local port fd is bound to, or a negative errno. */
+EDDY_API int eddy_local_port(int fd);
+
+/**
+ * Accepts a connection on lfd: *cfd receives it (non-blocking,
+ * close-on-exec), *peer its address (peer may be NULL). Suspends while no
+ * connection waits. Out of descriptors (EMFILE, ENFILE), it logs once and
+ * retries with a growing back-off (1 to 64 ms) instead of failing or
+ * spinning; the connection stays in the backlog meanwhile.
+ */
+EDDY_API int eddy_tcp_accept(int lfd, int *cfd, struct sockaddr_storage *peer);
+
+/**
+ * Connects to host:port (each resolved address in turn), giving up after
+ * timeout_ms (negative: none) with -ETIMEDOUT. *fd receives the connected
+ * socket (non-blocking, TCP_NODELAY). -ECONNREFUSED, EDDY_EAI_NONAME...
+ * Suspends.
+ */
+EDDY_API int eddy_tcp_connect(int *fd, const char *host, uint16_t port, int64_t timeout_ms);
+
+/** shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. 0 or a negative errno. */
+EDDY_API int eddy_shutdown(int fd, int how);
+
+/** Opens a UDP socket bound to host:port (port 0: any). */
+EDDY_API int eddy_udp_bind(int *fd, const char *host, uint16_t port);
+
+/** Sends one datagram to to (tolen bytes). Suspends while the socket is full. */
+EDDY_API ssize_t eddy_sendto(int fd, const void *buf, size_t n, const struct sockaddr *to,
+                             socklen_t tolen);
+
+/** Receives one datagram (truncated to n); *from (may be NULL) gets the sender. */
+EDDY_API ssize_t eddy_recvfrom(int fd, void *buf, size_t n, struct sockaddr_storage *from);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,277 @@
+/*
+ * io/tcp.c: TCP and UDP sockets for tasks: listen (with SO_REUSEPORT),
+ * accept (accept4, non-blocking, close-on-exec; backs off on EMFILE/ENFILE
+ * instead of spinning), connect with a timeout (host names resolved on the
+ * blocking pool), shutdown, UDP bind/sendto/recvfrom. Every call tries the
+ * system call first and waits in the reactor only on EAGAIN.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <eddy/io.h>
+
+#include "io/io_int.h"
+#include "sched/sched.h"
+
+/* EMFILE back-off: 1, 2, 4 ... 64 ms between attempts. */
+#define ACCEPT_BACKOFF_MAX_MS 64
+
+static uint64_t deadline_after(int64_t timeout_ms)
+{
+    return timeout_ms < 0 ? UINT64_MAX : eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+int eddy_tcp_listen(int *fd, const char *host, uint16_t port, int backlog, int flags)
+{
+    if (fd == NULL || (flags & ~EDDY_REUSEPORT) != 0)
+        return -EINVAL;
+    struct addrinfo *res = NULL;
+    int rc = eddy__resolve(host, port, SOCK_STREAM, 1, &res);
+    if (rc < 0)
+        return rc;
+    rc = -EADDRNOTAVAIL;
+    for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+        int s = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s < 0) {
+            rc = -errno;
+            continue;
+        }
+        int one = 1;
+        (void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if ((flags & EDDY_REUSEPORT) &&
+            setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+            rc = -errno;
+            close(s);
+            continue;
+        }
+        if (bind(s, a->ai_addr, a->ai_addrlen) < 0 || listen(s, backlog > 0 ? backlog : 128) < 0) {
+            rc = -errno;
+            close(s);
+            continue;
+        }
+        *fd = s;
+        rc = 0;
+        break;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+int eddy_local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -EAFNOSUPPORT;
+}
+
+int eddy_tcp_accept(int lfd, int *cfd, struct sockaddr_storage *peer)
+{
+    if (cfd == NULL)
+        return -EINVAL;
+    struct eddy__io_op op;
+    int rc = eddy__io_begin(lfd, 0, &op);
+    if (rc < 0)
+        return rc;
+    rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    static atomic_int warned;
+    int backoff = 1;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int c = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            if (peer != NULL)
+                *peer = ss;
+            *cfd = c;
+            return 0;
+        }
+        int e = errno;
+        if (e == EINTR || e == ECONNABORTED)
+            continue;
+        if (e == EMFILE || e == ENFILE) {
+            /* out of descriptors: the connection waits in the backlog;
+               retry later rather than spin or give up */
+            if (atomic_exchange(&warned, 1) == 0)
+                fprintf(stderr, "eddy: accept: %s; backing off until descriptors free up\n",
+                        strerror(e));
+            rc = eddy__task_current() != NULL ? eddy__wait(eddy__now_ns() + (uint64_t)backoff * 1000000u)
+                                              : (usleep((useconds_t)backoff * 1000), -ETIMEDOUT);
+            if (rc == -ECANCELED)
+                return rc;
+            if (rc == -ETIMEDOUT && eddy__wait_check() < 0)
+                return eddy__wait_check();
+            if (backoff < ACCEPT_BACKOFF_MAX_MS)
+                backoff *= 2;
+            continue;
+        }
+        if (e != EAGAIN && e != EWOULDBLOCK)
+            return -e;
+        backoff = 1;
+        rc = eddy__io_wait(&op, UINT64_MAX);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int connect_one(const struct addrinfo *a, uint64_t deadline, int *out)
+{
+    int s = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (s < 0)
+        return -errno;
+    if (connect(s, a->ai_addr, a->ai_addrlen) == 0) {
+        *out = s;
+        return 0;
+    }
+    if (errno != EINPROGRESS) {
+        int e = errno;
+        close(s);
+        return -e;
+    }
+    struct eddy__io_op op;
+    int rc = eddy__io_begin(s, 1, &op);
+    while (rc == 0) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+            rc = -errno;
+            break;
+        }
+        if (err != 0 && err != EINPROGRESS) {
+            rc = -err;
+            break;
+        }
+        /* connected once writable with no error pending */
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        if (err == 0 && getpeername(s, (struct sockaddr *)&peer, &plen) == 0) {
+            *out = s;
+            return 0;
+        }
+        rc = eddy__io_wait(&op, deadline);
+    }
+    (void)eddy_close(s);
+    return rc;
+}
+
+int eddy_tcp_connect(int *fd, const char *host, uint16_t port, int64_t timeout_ms)
+{
+    if (fd == NULL || port == 0)
+        return -EINVAL;
+    uint64_t deadline = deadline_after(timeout_ms);
+    int rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    struct addrinfo *res = NULL;
+    rc = eddy__resolve(host, port, SOCK_STREAM, 0, &res);
+    if (rc < 0)
+        return rc;
+    rc = -ECONNREFUSED;
+    for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+        rc = connect_one(a, deadline, fd);
+        if (rc == 0 || rc == -ETIMEDOUT || rc == -ECANCELED)
+            break;
+    }
+    freeaddrinfo(res);
+    if (rc == 0) {
+        int one = 1;
+        (void)setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    return rc;
+}
+
+int eddy_shutdown(int fd, int how)
+{
+    return shutdown(fd, how) < 0 ? -errno : 0;
+}
+
+/* ------------------------------------------------------------------ UDP */
+
+int eddy_udp_bind(int *fd, const char *host, uint16_t port)
+{
+    if (fd == NULL)
+        return -EINVAL;
+    struct addrinfo *res = NULL;
+    int rc = eddy__resolve(host, port, SOCK_DGRAM, 1, &res);
+    if (rc < 0)
+        return rc;
+    rc = -EADDRNOTAVAIL;
+    for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
+        int s = socket(a->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s < 0) {
+            rc = -errno;
+            continue;
+        }
+        if (bind(s, a->ai_addr, a->ai_addrlen) < 0) {
+            rc = -errno;
+            close(s);
+            continue;
+        }
+        *fd = s;
+        rc = 0;
+        break;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+ssize_t eddy_sendto(int fd, const void *buf, size_t n, const struct sockaddr *to, socklen_t tolen)
+{
+    struct eddy__io_op op;
+    int rc = eddy__io_begin(fd, 1, &op);
+    if (rc < 0)
+        return rc;
+    rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        ssize_t w = sendto(fd, buf, n, MSG_NOSIGNAL, to, tolen);
+        if (w >= 0)
+            return w;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        rc = eddy__io_wait(&op, UINT64_MAX);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+ssize_t eddy_recvfrom(int fd, void *buf, size_t n, struct sockaddr_storage *from)
+{
+    struct eddy__io_op op;
+    int rc = eddy__io_begin(fd, 0, &op);
+    if (rc < 0)
+        return rc;
+    rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        socklen_t len = sizeof(struct sockaddr_storage);
+        ssize_t r = recvfrom(fd, buf, n, 0, (struct sockaddr *)from, from != NULL ? &len : NULL);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        rc = eddy__io_wait(&op, UINT64_MAX);
+        if (rc < 0)
+            return rc;
+    }
+}
