@@ -3,7 +3,8 @@
  * accept (accept4, non-blocking, close-on-exec; backs off on EMFILE/ENFILE
  * instead of spinning), connect with a timeout (host names resolved on the
  * blocking pool), shutdown, UDP bind/sendto/recvfrom. Every call tries the
- * system call first and waits in the reactor only on EAGAIN.
+ * system call first and waits in the reactor only on EAGAIN. Unix stream
+ * sockets share accept and connect's waiting.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -12,7 +13,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <eddy/io.h>
@@ -274,4 +277,62 @@ ssize_t eddy_recvfrom(int fd, void *buf, size_t n, struct sockaddr_storage *from
         if (rc < 0)
             return rc;
     }
+}
+
+/* ---------------------------------------------------------- Unix stream */
+
+static int unix_addr(const char *path, struct sockaddr_un *sa, socklen_t *len)
+{
+    if (path == NULL || path[0] == '\0')
+        return -EINVAL;
+    size_t n = strlen(path);
+    if (n >= sizeof sa->sun_path)
+        return -ENAMETOOLONG;
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    memcpy(sa->sun_path, path, n + 1);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+int eddy_unix_listen(int *fd, const char *path, int backlog)
+{
+    struct sockaddr_un sa;
+    socklen_t len;
+    if (fd == NULL)
+        return -EINVAL;
+    int rc = unix_addr(path, &sa, &len);
+    if (rc < 0)
+        return rc;
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    if (bind(s, (struct sockaddr *)&sa, len) < 0 || listen(s, backlog > 0 ? backlog : 128) < 0) {
+        rc = -errno;
+        close(s);
+        return rc;
+    }
+    *fd = s;
+    return 0;
+}
+
+int eddy_unix_connect(int *fd, const char *path, int64_t timeout_ms)
+{
+    struct sockaddr_un sa;
+    socklen_t len;
+    if (fd == NULL)
+        return -EINVAL;
+    int rc = unix_addr(path, &sa, &len);
+    if (rc < 0)
+        return rc;
+    rc = eddy__wait_check();
+    if (rc < 0)
+        return rc;
+    struct addrinfo a;
+    memset(&a, 0, sizeof a);
+    a.ai_family = AF_UNIX;
+    a.ai_socktype = SOCK_STREAM;
+    a.ai_addr = (struct sockaddr *)&sa;
+    a.ai_addrlen = len;
+    return connect_one(&a, deadline_after(timeout_ms), fd);
 }

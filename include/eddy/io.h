@@ -9,8 +9,7 @@
  * once their task was aborted and -ETIMEDOUT once an enclosing deadline
  * passed. Timeouts are in milliseconds; a negative timeout means none.
  *
- * TCP and UDP sockets are below; Unix sockets come with the rest of the
- * I/O layer.
+ * TCP, UDP and Unix stream sockets are below.
  */
 #ifndef EDDY_IO_H
 #define EDDY_IO_H
@@ -87,7 +86,7 @@ EDDY_API int eddy_tcp_listen(int *fd, const char *host, uint16_t port, int backl
 EDDY_API int eddy_local_port(int fd);
 
 /**
- * Accepts a connection on lfd: *cfd receives it (non-blocking,
+ * Accepts a connection on lfd (TCP or Unix stream): *cfd receives it (non-blocking,
  * close-on-exec), *peer its address (peer may be NULL). Suspends while no
  * connection waits. Out of descriptors (EMFILE, ENFILE), it logs once and
  * retries with a growing back-off (1 to 64 ms) instead of failing or
@@ -105,6 +104,16 @@ EDDY_API int eddy_tcp_connect(int *fd, const char *host, uint16_t port, int64_t 
 
 /** shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. 0 or a negative errno. */
 EDDY_API int eddy_shutdown(int fd, int how);
+
+/**
+ * Opens a listening Unix stream socket at path (which must not exist yet;
+ * remove it with unlink(2) when done). Accept on it with eddy_tcp_accept.
+ * -EINVAL, -ENAMETOOLONG (path over 107 bytes), -EADDRINUSE...
+ */
+EDDY_API int eddy_unix_listen(int *fd, const char *path, int backlog);
+
+/** Connects to the Unix stream socket at path (timeout as eddy_tcp_connect). */
+EDDY_API int eddy_unix_connect(int *fd, const char *path, int64_t timeout_ms);
 
 /** Opens a UDP socket bound to host:port (port 0: any). */
 EDDY_API int eddy_udp_bind(int *fd, const char *host, uint16_t port);

@@ -494,6 +494,67 @@ static void udp_datagrams_echo_between_a_task_and_a_thread(void **state)
     eddy_rt_free(rt);
 }
 
+
+/* -------------------------------------------------------- Unix stream */
+
+static void *unix_echo_once(void *arg)
+{
+    int lfd = (int)(intptr_t)arg, c;
+    if (eddy_tcp_accept(lfd, &c, NULL) < 0)
+        return (void *)1;
+    char buf[64];
+    ssize_t n = eddy_read(c, buf, sizeof buf);
+    intptr_t rc = n > 0 && eddy_write(c, buf, (size_t)n) == n ? 0 : 2;
+    eddy_close(c);
+    return (void *)rc;
+}
+
+static void *unix_client(void *arg)
+{
+    const char *path = arg;
+    int fd;
+    int rc = eddy_unix_connect(&fd, path, 5000);
+    if (rc < 0)
+        return (void *)(intptr_t)rc;
+    char buf[16] = { 0 };
+    intptr_t r = 3;
+    if (eddy_write(fd, "unix", 4) == 4 && eddy_read(fd, buf, sizeof buf) == 4 &&
+        memcmp(buf, "unix", 4) == 0)
+        r = 0;
+    eddy_close(fd);
+    return (void *)r;
+}
+
+static void unix_stream_sockets_connect_and_echo(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt(2);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/eddy-test-%d.sock", (int)getpid());
+    unlink(path);
+    int lfd;
+    assert_ok(eddy_unix_listen(&lfd, path, 16));
+    eddy_task *s, *c;
+    assert_ok(eddy_rt_spawn(rt, &s, unix_echo_once, (void *)(intptr_t)lfd));
+    assert_ok(eddy_rt_spawn(rt, &c, unix_client, path));
+    void *r;
+    assert_ok(eddy_join_timeout(c, &r, 10000));
+    assert_int_equal((intptr_t)r, 0);
+    assert_ok(eddy_join_timeout(s, &r, 10000));
+    assert_int_equal((intptr_t)r, 0);
+    eddy_close(lfd);
+    unlink(path);
+    /* nobody listens there any more */
+    int fd;
+    assert_err(eddy_unix_connect(&fd, path, 1000), -ENOENT);
+    char longpath[200];
+    memset(longpath, 'x', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = 0;
+    assert_err(eddy_unix_listen(&fd, longpath, 1), -ENAMETOOLONG);
+    assert_err(eddy_unix_listen(&fd, "", 1), -EINVAL);
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(thousands_of_concurrent_echo_connections_round_trip_intact),
     cmocka_unit_test(connect_to_a_closed_port_is_refused),
@@ -504,6 +565,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(an_unknown_host_name_is_reported),
     cmocka_unit_test(accept_out_of_descriptors_backs_off_and_recovers),
     cmocka_unit_test(udp_datagrams_echo_between_a_task_and_a_thread),
+    cmocka_unit_test(unix_stream_sockets_connect_and_echo),
 };
 
 EDDY_TEST_MAIN(tests, 240)
