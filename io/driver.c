@@ -5,6 +5,7 @@
  * Readiness of registered fds (io/fd.c) is dispatched from here.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -47,13 +48,22 @@ int eddy__io_driver_new(struct eddy__io_driver **out)
     return 0;
 }
 
+/* Freed drivers are kept (a few bytes each): an fd entry registered with
+   one may outlive its runtime and must find it marked dead, not reused. */
+static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct eddy__io_driver *dead_list; /* guarded by: dead_lock */
+
 void eddy__io_driver_free(struct eddy__io_driver *d)
 {
     if (d == NULL)
         return;
     close(d->evfd);
     close(d->epfd);
-    eddy__dealloc(d, sizeof *d);
+    atomic_store(&d->dead, true);
+    pthread_mutex_lock(&dead_lock);
+    d->next_dead = dead_list;
+    dead_list = d;
+    pthread_mutex_unlock(&dead_lock);
 }
 
 static int drv_park(void *arg, int64_t timeout_ns)

@@ -131,8 +131,9 @@ void eddy__fd_event(uint64_t data, uint32_t events)
    holds e->lock. */
 static int ensure_registered(struct fd_entry *e, int fd)
 {
-    if (e->drv != NULL)
+    if (e->drv != NULL && !atomic_load(&e->drv->dead))
         return 0;
+    e->drv = NULL; /* its runtime was freed: register with this one */
     struct eddy__io_driver *d = eddy__worker_driver_current();
     struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                               .data.u64 = event_data(fd, e->gen) };
@@ -451,11 +452,11 @@ int eddy_close(int fd)
         e->gen++;
         e->ready = 0;
         e->nonblock = false;
-        if (e->drv != NULL) {
+        if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
             (void)epoll_ctl(e->drv->epfd, EPOLL_CTL_DEL, fd, NULL);
             atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
-            e->drv = NULL;
         }
+        e->drv = NULL;
         for (int d = 0; d < 2; d++)
             if (e->waiter[d] != NULL)
                 eddy__wake(e->waiter[d]); /* it sees the new generation: -EBADF */

@@ -10,6 +10,7 @@
 #include "sched/driver.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct eddy__io_driver {
@@ -17,6 +18,10 @@ struct eddy__io_driver {
     int evfd;                  /* immutable after new */
     _Atomic int nregistered;   /* fds registered besides evfd (any thread
                                   deregisters: eddy_close) */
+    _Atomic bool dead;         /* freed with its runtime: the struct stays
+                                  (fd entries may still name it), its fds
+                                  are closed */
+    struct eddy__io_driver *next_dead; /* guarded by: the dead list's lock */
 };
 
 /* Dispatches one epoll event of a registered fd (io/fd.c): data is what

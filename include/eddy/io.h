@@ -61,7 +61,10 @@ EDDY_API ssize_t eddy_writev(int fd, const struct iovec *iov, int cnt);
 /**
  * Closes fd. Tasks waiting on it wake with -EBADF, and no readiness event
  * of the old fd ever reaches a task that waits on a new fd with the same
- * number. Returns 0 or the negative errno of close(2).
+ * number. Returns 0 or the negative errno of close(2). An fd that an eddy
+ * call has waited on must be closed with eddy_close, not close(2): eddy
+ * keeps its registration with a reactor, which a new fd with the same
+ * number would otherwise inherit.
  *
  * Thread safety: any thread.
  */

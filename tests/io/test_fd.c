@@ -312,6 +312,43 @@ static void a_plain_thread_reads_what_a_task_writes(void **state)
     eddy_rt_free(rt);
 }
 
+
+static void *read_one(void *arg)
+{
+    int fd = *(int *)arg;
+    char c = 0;
+    ssize_t n = eddy_read_timeout(fd, &c, 1, 5000);
+    return (void *)(intptr_t)(n == 1 ? c : n);
+}
+
+static void *write_after_a_while(void *arg)
+{
+    int fd = *(int *)arg;
+    eddy_sleep_ms(30);
+    return (void *)(intptr_t)eddy_write(fd, "z", 1);
+}
+
+static void an_fd_outlives_the_runtime_it_was_registered_with(void **state)
+{
+    (void)state;
+    int fd[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+    for (int round = 0; round < 2; round++) {
+        /* each runtime registers fd[0] with its own reactor on the wait */
+        eddy_rt *rt = new_rt(1, true);
+        eddy_task *r, *w;
+        assert_ok(eddy_rt_spawn(rt, &r, read_one, &fd[0]));
+        assert_ok(eddy_rt_spawn(rt, &w, write_after_a_while, &fd[1]));
+        void *got;
+        assert_ok(eddy_join_timeout(r, &got, 10000));
+        assert_int_equal((intptr_t)got, 'z');
+        assert_ok(eddy_join_timeout(w, NULL, 10000));
+        eddy_rt_free(rt); /* fd[0] stays open, registered with a dead reactor */
+    }
+    assert_ok(eddy_close(fd[0]));
+    assert_ok(eddy_close(fd[1]));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(ping_pong_over_a_socketpair_between_two_workers),
     cmocka_unit_test(a_large_write_that_hits_eagain_arrives_intact),
@@ -320,6 +357,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(close_wakes_a_task_waiting_on_the_fd_with_ebadf),
     cmocka_unit_test(abort_of_a_task_blocked_in_read_returns_ecanceled),
     cmocka_unit_test(a_plain_thread_reads_what_a_task_writes),
+    cmocka_unit_test(an_fd_outlives_the_runtime_it_was_registered_with),
 };
 
 EDDY_TEST_MAIN(tests, 120)
