@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <stddef.h>
@@ -31,30 +32,29 @@ static uint64_t deadline_after(int64_t timeout_ms)
     return timeout_ms < 0 ? UINT64_MAX : eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
 }
 
-int eddy_tcp_listen(int *fd, const char *host, uint16_t port, int backlog, int flags)
+/* Resolves host:port for a passive socket of socktype and binds the first
+   address that works (SO_REUSEADDR; SO_REUSEPORT on request); listens with
+   backlog unless it is negative (UDP). *fd receives the socket. */
+static int bind_first(const char *host, uint16_t port, int socktype, bool reuseport,
+                      int backlog, int *fd)
 {
-    if (fd == NULL || (flags & ~EDDY_REUSEPORT) != 0)
-        return -EINVAL;
     struct addrinfo *res = NULL;
-    int rc = eddy__resolve(host, port, SOCK_STREAM, 1, &res);
+    int rc = eddy__resolve(host, port, socktype, 1, &res);
     if (rc < 0)
         return rc;
     rc = -EADDRNOTAVAIL;
     for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
-        int s = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        int s = socket(a->ai_family, socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s < 0) {
             rc = -errno;
             continue;
         }
         int one = 1;
-        (void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if ((flags & EDDY_REUSEPORT) &&
-            setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
-            rc = -errno;
-            close(s);
-            continue;
-        }
-        if (bind(s, a->ai_addr, a->ai_addrlen) < 0 || listen(s, backlog > 0 ? backlog : 128) < 0) {
+        if (socktype == SOCK_STREAM)
+            (void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if ((reuseport && setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+            bind(s, a->ai_addr, a->ai_addrlen) < 0 ||
+            (backlog >= 0 && listen(s, backlog > 0 ? backlog : 128) < 0)) {
             rc = -errno;
             close(s);
             continue;
@@ -65,6 +65,14 @@ int eddy_tcp_listen(int *fd, const char *host, uint16_t port, int backlog, int f
     }
     freeaddrinfo(res);
     return rc;
+}
+
+int eddy_tcp_listen(int *fd, const char *host, uint16_t port, int backlog, int flags)
+{
+    if (fd == NULL || (flags & ~EDDY_REUSEPORT) != 0)
+        return -EINVAL;
+    return bind_first(host, port, SOCK_STREAM, (flags & EDDY_REUSEPORT) != 0,
+                      backlog < 0 ? 0 : backlog, fd);
 }
 
 int eddy_local_port(int fd)
@@ -208,28 +216,7 @@ int eddy_udp_bind(int *fd, const char *host, uint16_t port)
 {
     if (fd == NULL)
         return -EINVAL;
-    struct addrinfo *res = NULL;
-    int rc = eddy__resolve(host, port, SOCK_DGRAM, 1, &res);
-    if (rc < 0)
-        return rc;
-    rc = -EADDRNOTAVAIL;
-    for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
-        int s = socket(a->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (s < 0) {
-            rc = -errno;
-            continue;
-        }
-        if (bind(s, a->ai_addr, a->ai_addrlen) < 0) {
-            rc = -errno;
-            close(s);
-            continue;
-        }
-        *fd = s;
-        rc = 0;
-        break;
-    }
-    freeaddrinfo(res);
-    return rc;
+    return bind_first(host, port, SOCK_DGRAM, false, -1, fd);
 }
 
 ssize_t eddy_sendto(int fd, const void *buf, size_t n, const struct sockaddr *to, socklen_t tolen)
