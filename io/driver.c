@@ -76,6 +76,8 @@ static int drv_park(void *arg, int64_t timeout_ns)
         ts.tv_nsec = (long)(timeout_ns % 1000000000);
         tsp = &ts;
     }
+    if (atomic_load_explicit(&d->stuck, memory_order_relaxed))
+        atomic_store_explicit(&d->stuck, false, memory_order_relaxed);
     int n = epoll_pwait2(d->epfd, evs, EVENTS_PER_PARK, tsp, NULL);
     if (n < 0 && errno == ENOSYS) {
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
@@ -90,6 +92,29 @@ static int drv_park(void *arg, int64_t timeout_ns)
             ssize_t r = read(d->evfd, &v, sizeof v);
             (void)r; /* EAGAIN: another park drained it already */
         } else {
+            eddy__fd_event(evs[i].data.u64, evs[i].events);
+            io++;
+        }
+    }
+    return io;
+}
+
+/* Another worker polls this reactor for its stuck owner. epoll_wait is
+   thread-safe, and an edge goes to one caller only; the eventfd is
+   level-triggered and left unread, so the owner still sees its unpark. */
+static int drv_poll_foreign(void *arg)
+{
+    struct eddy__io_driver *d = arg;
+    struct epoll_event evs[64];
+    if (atomic_load_explicit(&d->dead, memory_order_relaxed))
+        return 0;
+    atomic_store_explicit(&d->stuck, true, memory_order_relaxed);
+    int n = epoll_wait(d->epfd, evs, 64, 0);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    int io = 0;
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.u64 != 0) {
             eddy__fd_event(evs[i].data.u64, evs[i].events);
             io++;
         }
@@ -115,4 +140,5 @@ const struct eddy__driver_ops eddy__io_driver_ops = {
     .park = drv_park,
     .unpark = drv_unpark,
     .has_io = drv_has_io,
+    .poll_foreign = drv_poll_foreign,
 };

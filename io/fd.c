@@ -7,7 +7,8 @@
  *
  * An fd is registered once, edge-triggered for in and out, with the reactor
  * of the worker that first has to wait on it, and deregistered by
- * eddy_close. Every call tries the system call first; only EAGAIN waits.
+ * eddy_close. It moves to another worker's reactor only when a task waits
+ * on it there while its reactor's worker is stuck in one long task. Every call tries the system call first; only EAGAIN waits.
  * Readiness bits are cleared on EAGAIN only if no event arrived since the
  * attempt began (a tick per direction), so an edge is never lost between
  * the failed call and the wait. Plain threads (no worker) wait in poll(2).
@@ -131,10 +132,18 @@ void eddy__fd_event(uint64_t data, uint32_t events)
    holds e->lock. */
 static int ensure_registered(struct fd_entry *e, int fd)
 {
-    if (e->drv != NULL && !atomic_load(&e->drv->dead))
-        return 0;
-    e->drv = NULL; /* its runtime was freed: register with this one */
     struct eddy__io_driver *d = eddy__worker_driver_current();
+    if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
+        if (e->drv == d || !atomic_load_explicit(&e->drv->stuck, memory_order_relaxed))
+            return 0;
+        /* its reactor's worker is stuck in a long task (another worker
+           polled for it): move here rather than wait on it. Adding an
+           edge-triggered fd reports its current readiness, so nothing is
+           lost between the two calls. */
+        (void)epoll_ctl(e->drv->epfd, EPOLL_CTL_DEL, fd, NULL);
+        atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
+    }
+    e->drv = NULL; /* unregistered, or its runtime was freed */
     struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                               .data.u64 = event_data(fd, e->gen) };
     if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)

@@ -21,6 +21,11 @@ struct eddy__io_driver {
     _Atomic bool dead;         /* freed with its runtime: the struct stays
                                   (fd entries may still name it), its fds
                                   are closed */
+    /* Set when another worker polled this reactor because its owner was
+       stuck in one long task; cleared by the owner's next poll. While set,
+       an fd a task waits on from another worker moves to that worker's
+       reactor (io/fd.c), so it stops waiting on a stuck one. */
+    _Atomic bool stuck;
     struct eddy__io_driver *next_dead; /* guarded by: the dead list's lock */
 };
 

@@ -21,6 +21,12 @@ struct eddy__driver_ops {
     /* True when the driver has registrations worth a zero-timeout poll
        between task runs (an idle driver is skipped). Owner worker. */
     int (*has_io)(void *drv);
+    /* Any worker but the owner, while the owner is stuck in one long task:
+       handles what is ready without waiting (wakes go to the caller's
+       queues, through eddy__wake) and returns the number of I/O events, or
+       a negative errno. Never consumes an unpark meant for the owner.
+       NULL: the driver cannot be polled from another thread. */
+    int (*poll_foreign)(void *drv);
 };
 
 #endif

@@ -316,6 +316,7 @@ int eddy__sched_metrics(struct eddy__sched *s, unsigned i, struct eddy__metrics 
     RD(io_events);
     RD(timers_fired);
     RD(busy_ns);
+    RD(stuck_polls);
 #undef RD
     m->queue_depth = eddy__deque_len(&w->q);
     return 0;

@@ -155,6 +155,7 @@ int eddy__task_abort(struct eddy__task *t);
 struct eddy__metrics {
     uint64_t polls, spawned, stolen, steal_attempts, parks, global_pulls,
              io_events, timers_fired, busy_ns;
+    uint64_t stuck_polls; /* polls of a stuck worker's reactor and timers */
     uint32_t queue_depth;
 };
 /** Reads worker i's counters. -EINVAL when out of range. Any thread. */

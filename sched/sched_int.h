@@ -31,6 +31,12 @@
 /* A victim whose tick has not moved for this long is stuck in one task:
    its LIFO slot may be stolen. Go waits ~3 us before taking runnext. */
 #define EDDY__LIFO_STUCK_NS 50000
+/* A worker stuck that long in one task (tick still, not parked) gets its
+   reactor polled and its timers fired by a searching worker, at most once
+   per EDDY__REACTOR_POLL_GAP_NS per searcher (ARCHITECTURE.md: "after
+   about a millisecond"; Tokio #4730). */
+#define EDDY__REACTOR_STUCK_NS 1000000
+#define EDDY__REACTOR_POLL_GAP_NS 200000
 /* A parked worker wakes this often while another worker is busy, to take
    what a stuck worker would strand (RUNTIME-NOTES.md 6.3, Tokio #4730). */
 #define EDDY__WATCH_NS 1000000
@@ -74,7 +80,7 @@ struct eddy__owned {
    needed, one writer), read by anyone. */
 struct eddy__wmetrics {
     _Atomic uint64_t polls, spawned, stolen, steal_attempts, parks, global_pulls,
-        io_events, timers_fired, busy_ns, completed;
+        io_events, timers_fired, busy_ns, completed, stuck_polls;
 };
 
 static inline void eddy__metric_add(_Atomic uint64_t *c, uint64_t n)
@@ -112,6 +118,8 @@ struct eddy__worker {
     _Alignas(64) _Atomic uint32_t tick_pub; /* owner stores tick; thieves read */
     uint32_t *seen_tick;                /* owner: [nworkers] last tick seen of each */
     uint64_t *seen_at;                  /* owner: [nworkers] when it was first seen */
+    uint64_t stuck_polled_at;           /* owner: last poll for a stuck worker */
+    bool in_park;                       /* owner: inside the driver's park */
     bool searching;                     /* owner: counted in idle.searching */
     unsigned budget;                    /* owner: operations left in this run */
     struct eddy__task *current;         /* owner: the task being run */

@@ -98,6 +98,8 @@ void eddy__worker_push_local(struct eddy__worker *w, struct eddy__task *t, bool 
         else
             prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
         if (prev == NULL) {
+            if (w->in_park)
+                return; /* woken by its own reactor: park() notifies after */
             /* the slot runs next on this worker: nobody to wake, unless
                no parked worker keeps watch for a poll that never ends
                (then the slot's task would wait all of it: Tokio #4941) */
@@ -110,8 +112,10 @@ void eddy__worker_push_local(struct eddy__worker *w, struct eddy__task *t, bool 
     }
     push_overflow(w, t);
     /* surplus work that another worker could take: wake one if none is
-       already looking (a no-op load when someone is) */
-    if (w->s->stealing && w->s->nworkers > 1)
+       already looking (a no-op load when someone is). Not from inside the
+       park: this worker still counts as parked there, and could pick
+       itself; park() does it once it counts in again. */
+    if (w->s->stealing && w->s->nworkers > 1 && !w->in_park)
         eddy__idle_notify_one(w->s);
 }
 
@@ -172,18 +176,25 @@ void eddy__owned_remove(struct eddy__task *t)
 
 /* --------------------------------------------------------------- timers */
 
-static void timers_run(struct eddy__worker *w, uint64_t now_ns)
+/* Fires v's due timers; w (the calling worker: v itself, or a worker
+   standing in for a stuck v) counts them and receives the wakes. */
+static void timers_run_of(struct eddy__worker *w, struct eddy__worker *v, uint64_t now_ns)
 {
     uint64_t now_ms = now_ns / 1000000u;
-    if (atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed) > now_ms)
+    if (atomic_load_explicit(&v->timers.next_ms, memory_order_relaxed) > now_ms)
         return;
-    pthread_mutex_lock(&w->timers.lock);
-    size_t fired = eddy__wheel_advance(&w->timers.wheel, now_ms);
-    atomic_store_explicit(&w->timers.next_ms, eddy__wheel_next_expiry(&w->timers.wheel),
+    pthread_mutex_lock(&v->timers.lock);
+    size_t fired = eddy__wheel_advance(&v->timers.wheel, now_ms);
+    atomic_store_explicit(&v->timers.next_ms, eddy__wheel_next_expiry(&v->timers.wheel),
                           memory_order_relaxed);
-    pthread_mutex_unlock(&w->timers.lock);
+    pthread_mutex_unlock(&v->timers.lock);
     if (fired)
         eddy__metric_add(&w->m.timers_fired, fired);
+}
+
+static void timers_run(struct eddy__worker *w, uint64_t now_ns)
+{
+    timers_run_of(w, w, now_ns);
 }
 
 int eddy__timer_arm(struct eddy__timer *tm, uint64_t deadline_ns)
@@ -364,6 +375,28 @@ static struct eddy__task *next_task(struct eddy__worker *w)
     return pull_global(w);
 }
 
+/* Stands in for v, stuck in one long task: fires its due timers and
+   handles its reactor's readiness (Tokio #4730: otherwise every I/O and
+   timer registered there waits out the task). The wakes land in w's own
+   queues; returns the first of them to run, if any. */
+static struct eddy__task *poll_for_stuck(struct eddy__worker *w, struct eddy__worker *v,
+                                         uint64_t now)
+{
+    const struct eddy__driver_ops *ops = w->s->drv_ops;
+    if (now - w->stuck_polled_at < EDDY__REACTOR_POLL_GAP_NS)
+        return NULL;
+    w->stuck_polled_at = now;
+    eddy__metric_add(&w->m.stuck_polls, 1);
+    timers_run_of(w, v, now);
+    if (ops->poll_foreign != NULL) {
+        int n = ops->poll_foreign(v->drv);
+        if (n > 0)
+            eddy__metric_add(&w->m.io_events, (uint64_t)n);
+    }
+    struct eddy__task *t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel);
+    return t != NULL ? t : eddy__deque_pop(&w->q);
+}
+
 static struct eddy__task *steal(struct eddy__worker *w)
 {
     struct eddy__sched *s = w->s;
@@ -393,25 +426,34 @@ static struct eddy__task *steal(struct eddy__worker *w)
     struct eddy__task *t = pull_global(w);
     if (t != NULL)
         return t;
-    /* last resort: the LIFO slot of a worker stuck in one long task */
+    /* last resort: a worker stuck in one long task (its tick has not moved
+       and it is not parked) strands its LIFO slot after EDDY__LIFO_STUCK_NS,
+       and its reactor and timers after EDDY__REACTOR_STUCK_NS */
     uint64_t now = eddy__now_ns();
     for (unsigned i = 0; i < s->nworkers; i++) {
         struct eddy__worker *v = &s->workers[i];
         if (v == w)
             continue;
         uint32_t tk = atomic_load_explicit(&v->tick_pub, memory_order_relaxed);
-        if (tk != w->seen_tick[i] || w->seen_at[i] == 0) {
+        if (tk != w->seen_tick[i] || w->seen_at[i] == 0 ||
+            atomic_load_explicit(&v->park_state, memory_order_relaxed) == EDDY__PARK_PARKED) {
             w->seen_tick[i] = tk;
             w->seen_at[i] = now;
             continue;
         }
-        if (now - w->seen_at[i] < EDDY__LIFO_STUCK_NS ||
-            atomic_load_explicit(&v->lifo, memory_order_relaxed) == NULL)
+        if (now - w->seen_at[i] < EDDY__LIFO_STUCK_NS)
             continue;
-        t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acq_rel);
-        if (t != NULL) {
-            eddy__metric_add(&w->m.stolen, 1);
-            return t;
+        if (atomic_load_explicit(&v->lifo, memory_order_relaxed) != NULL) {
+            t = atomic_exchange_explicit(&v->lifo, NULL, memory_order_acq_rel);
+            if (t != NULL) {
+                eddy__metric_add(&w->m.stolen, 1);
+                return t;
+            }
+        }
+        if (now - w->seen_at[i] >= EDDY__REACTOR_STUCK_NS) {
+            t = poll_for_stuck(w, v, now);
+            if (t != NULL)
+                return t;
         }
     }
     return NULL;
@@ -484,7 +526,9 @@ static void park(struct eddy__worker *w)
     if (atomic_compare_exchange_strong_explicit(&w->park_state, &expect, EDDY__PARK_PARKED,
                                                 memory_order_seq_cst, memory_order_seq_cst)) {
         eddy__metric_add(&w->m.parks, 1);
+        w->in_park = true;
         int n = s->drv_ops->park(w->drv, timeout);
+        w->in_park = false;
         if (n > 0)
             eddy__metric_add(&w->m.io_events, (uint64_t)n);
     }
@@ -493,6 +537,14 @@ static void park(struct eddy__worker *w)
         atomic_fetch_sub_explicit(&s->watchers, 1, memory_order_relaxed);
     if (eddy__idle_from_parked(s, w->index))
         w->searching = true;
+    /* the notifications the reactor's wakes skipped while counted parked */
+    if (s->stealing && s->nworkers > 1) {
+        if (eddy__deque_len(&w->q) != 0)
+            eddy__idle_notify_one(s);
+        else if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
+                 atomic_load_explicit(&s->watchers, memory_order_relaxed) == 0)
+            eddy__idle_nudge_watcher(s);
+    }
     timers_run(w, eddy__now_ns());
 }
 
