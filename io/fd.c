@@ -39,6 +39,11 @@ struct fd_entry {
     struct eddy__io_driver *drv;       /* guarded by: lock; registered with */
     uint64_t tick[2];                  /* guarded by: lock; events per direction */
     struct eddy__task *waiter[2];      /* guarded by: lock; holds a reference */
+    /* level-triggered interest of a foreign fd (eddy__fd_watch): while
+       watch is set the registration is level-triggered with these events */
+    eddy__watch_fn watch;              /* guarded by: lock */
+    void *watch_arg;                   /* guarded by: lock */
+    uint8_t watch_events;              /* guarded by: lock */
 };
 
 #define CHUNK 1024 /* entries per table chunk */
@@ -109,14 +114,16 @@ void eddy__fd_event(uint64_t data, uint32_t events)
     struct fd_entry *e = entry(fd, false);
     if (e == NULL)
         return;
+    int r = 0;
     pthread_mutex_lock(&e->lock);
     if (e->gen == gen) {
-        uint8_t r = 0;
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             r |= EDDY_READABLE;
         if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             r |= EDDY_WRITABLE;
-        e->ready |= r;
+        if (events & (EPOLLHUP | EPOLLERR))
+            r |= EDDY__HANGUP;
+        e->ready |= (uint8_t)(r & (EDDY_READABLE | EDDY_WRITABLE));
         for (int d = 0; d < 2; d++) {
             if (!(r & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)))
                 continue;
@@ -124,8 +131,22 @@ void eddy__fd_event(uint64_t data, uint32_t events)
             if (e->waiter[d] != NULL)
                 eddy__wake(e->waiter[d]);
         }
+        /* under the lock: once eddy__fd_unwatch returns, no call of the
+           old callback is under way */
+        if (e->watch != NULL && r != 0)
+            e->watch(e->watch_arg, fd, r);
     }
     pthread_mutex_unlock(&e->lock);
+}
+
+/* epoll events of a registration: level-triggered for the interest of a
+   watched fd, edge-triggered for both directions otherwise. */
+static uint32_t reg_events(const struct fd_entry *e)
+{
+    if (e->watch == NULL)
+        return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    return (e->watch_events & EDDY_READABLE ? EPOLLIN | EPOLLRDHUP : 0) |
+           (e->watch_events & EDDY_WRITABLE ? EPOLLOUT : 0);
 }
 
 /* Registers e's fd with the current worker's reactor if not yet. Caller
@@ -144,8 +165,7 @@ static int ensure_registered(struct fd_entry *e, int fd)
         atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
     }
     e->drv = NULL; /* unregistered, or its runtime was freed */
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                              .data.u64 = event_data(fd, e->gen) };
+    struct epoll_event ev = { .events = reg_events(e), .data.u64 = event_data(fd, e->gen) };
     if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
         return -errno; /* EPERM: a regular file, which never blocks */
     e->drv = d;
@@ -466,6 +486,7 @@ int eddy_close(int fd)
             atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
         }
         e->drv = NULL;
+        e->watch = NULL;
         for (int d = 0; d < 2; d++)
             if (e->waiter[d] != NULL)
                 eddy__wake(e->waiter[d]); /* it sees the new generation: -EBADF */
@@ -490,4 +511,68 @@ int eddy__io_begin(int fd, int write, struct eddy__io_op *op)
 int eddy__io_wait(struct eddy__io_op *op, uint64_t deadline_ns)
 {
     return wait_dir(op->entry, op->fd, op->dir, &op->tick, op->gen, deadline_ns);
+}
+
+/* -------------------------------------- level-triggered foreign interest */
+
+int eddy__fd_watch(int fd, int events, eddy__watch_fn fn, void *arg)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (fn == NULL || (events & ~(EDDY_READABLE | EDDY_WRITABLE)) != 0)
+        return -EINVAL;
+    struct fd_entry *e = entry(fd, true);
+    if (e == NULL)
+        return -ENOMEM;
+    pthread_mutex_lock(&e->lock);
+    int rc = 0;
+    bool was_level = e->watch != NULL;
+    e->watch = fn;
+    e->watch_arg = arg;
+    e->watch_events = (uint8_t)events;
+    if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
+        struct epoll_event ev = { .events = reg_events(e), .data.u64 = event_data(fd, e->gen) };
+        if (epoll_ctl(e->drv->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
+            rc = -errno;
+            if (rc == -ENOENT) {
+                /* the number was closed with close(2) and reused: the old
+                   registration went with it (libtorrent #622) */
+                atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
+                e->drv = NULL;
+                rc = 0;
+            }
+        }
+    } else {
+        e->drv = NULL;
+    }
+    if (rc == 0 && e->drv == NULL) {
+        if (eddy__worker_driver_current() == NULL)
+            rc = -EPERM; /* only a worker has a reactor */
+        else
+            rc = ensure_registered(e, fd);
+    }
+    if (rc < 0 && !was_level)
+        e->watch = NULL;
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int eddy__fd_unwatch(int fd)
+{
+    struct fd_entry *e = entry(fd, false);
+    if (e == NULL)
+        return 0; /* never watched: a no-op (curl #17949) */
+    pthread_mutex_lock(&e->lock);
+    if (e->watch != NULL) {
+        e->watch = NULL;
+        if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
+            /* EBADF/ENOENT: already closed, so already out of the set */
+            (void)epoll_ctl(e->drv->epfd, EPOLL_CTL_DEL, fd, NULL);
+            atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
+        }
+        e->drv = NULL;
+        e->ready = 0; /* a task's next wait registers anew and re-checks */
+    }
+    pthread_mutex_unlock(&e->lock);
+    return 0;
 }

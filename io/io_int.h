@@ -51,6 +51,26 @@ struct addrinfo;
 int eddy__resolve(const char *host, uint16_t port, int socktype, int passive,
                   struct addrinfo **res);
 
+/* Level-triggered interest for a foreign fd whose owner cannot work with
+   edges (libcurl: HTTP-NOTES.md 1.1). fn is called with EDDY_READABLE /
+   EDDY_WRITABLE (plus EDDY__HANGUP on EPOLLHUP/ERR) each time the
+   reactor sees the fd ready, from the worker that polls the reactor: its
+   owner, or a worker standing in for it while it is stuck, so fn must be
+   thread-safe, must not suspend, and should only record and wake: it runs
+   under the fd's lock and must not watch, unwatch or close that fd. Once
+   eddy__fd_unwatch (or eddy_close) returns, fn is not running. The
+   callback repeats while the condition lasts: consume it or change the
+   interest.
+   eddy__fd_watch sets (or changes) the interest; the first call registers
+   the fd with the current worker's reactor (-EPERM off a worker). events
+   0 keeps the fd registered with no interest. eddy__fd_unwatch drops the
+   registration (a no-op for an fd never watched); it does not close the
+   fd. eddy_close does both. Tasks may still eddy_wait_fd on a watched fd. */
+#define EDDY__HANGUP 0x100
+typedef void (*eddy__watch_fn)(void *arg, int fd, int events);
+int eddy__fd_watch(int fd, int events, eddy__watch_fn fn, void *arg);
+int eddy__fd_unwatch(int fd);
+
 /** The ops table all io drivers share (its drv argument is the driver). */
 extern const struct eddy__driver_ops eddy__io_driver_ops;
 
