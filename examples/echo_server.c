@@ -5,15 +5,25 @@
  *
  * Each worker gets its own SO_REUSEPORT listener and accept task, so the
  * kernel spreads connections over the workers' reactors. Stops on SIGINT.
+ *
+ * Environment:
+ *   HOG_MS=N         N > 0: one more task spins N ms on the CPU without ever
+ *                    yielding, then sleeps N ms, forever: a stuck worker, as in
+ *                    the peers' "run.sh stuck" (../shared/peers/net).
+ *   EDDY_IO_BACKEND  "epoll" or "uring" (default: auto, io_uring where allowed).
  */
 #include <eddy.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint16_t port = 9000;
+static long hog_ms;
+static atomic_bool stopping; /* set at SIGINT: ends the hog's spin early */
 
 static void *connection(void *arg)
 {
@@ -47,6 +57,17 @@ static void *acceptor(void *arg)
     return NULL;
 }
 
+static void *hog(void *arg)
+{
+    (void)arg;
+    do {
+        uint64_t end = eddy_now_ns() + (uint64_t)hog_ms * 1000000u; /* CLOCK_MONOTONIC */
+        while (eddy_now_ns() < end && !atomic_load_explicit(&stopping, memory_order_relaxed))
+            ; /* never yields: its worker runs nothing else meanwhile */
+    } while (eddy_sleep_ms(hog_ms) == 0); /* -ECANCELED at shutdown */
+    return NULL;
+}
+
 static void *spawn_acceptors(void *arg)
 {
     unsigned n = eddy_rt_workers(eddy_rt_current());
@@ -59,6 +80,8 @@ static void *spawn_acceptors(void *arg)
         if (eddy_spawn_ex(&h[i], acceptor, NULL, &o) < 0)
             return (void *)1;
     }
+    if (hog_ms > 0 && eddy_spawn(NULL, hog, NULL) < 0)
+        return (void *)1;
     return NULL;
 }
 
@@ -77,6 +100,16 @@ int main(int argc, char **argv)
     eddy_rt_config_init(&cfg);
     if (argc > 2)
         cfg.workers = (unsigned)strtoul(argv[2], NULL, 10);
+    const char *io = getenv("EDDY_IO_BACKEND"), *hog_env = getenv("HOG_MS");
+    if (io != NULL && strcmp(io, "epoll") == 0)
+        cfg.io_backend = EDDY_IO_EPOLL;
+    else if (io != NULL && strcmp(io, "uring") == 0)
+        cfg.io_backend = EDDY_IO_URING;
+    else if (io != NULL && *io != '\0') {
+        fprintf(stderr, "echo_server: EDDY_IO_BACKEND must be epoll or uring, got '%s'\n", io);
+        return 2;
+    }
+    hog_ms = hog_env != NULL ? strtol(hog_env, NULL, 10) : 0;
     eddy_rt *rt;
     int rc = eddy_rt_new(&rt, &cfg);
     if (rc < 0) {
@@ -92,10 +125,14 @@ int main(int argc, char **argv)
     void *failed = NULL;
     eddy_rt_block_on(rt, spawn_acceptors, h, &failed);
     if (failed == NULL) {
-        printf("echo_server: port %u, %u workers\n", port, eddy_rt_workers(rt));
+        printf("echo_server: port %u, %u workers", port, eddy_rt_workers(rt));
+        if (hog_ms > 0)
+            printf(", hog %ld ms", hog_ms);
+        printf("\n");
         fflush(stdout);
         int sig;
         sigwait(&set, &sig);
+        atomic_store(&stopping, true);
     }
     eddy_rt_free(rt); /* aborts the acceptors and connections */
     return failed != NULL;
