@@ -10,7 +10,7 @@
  *   HOG_MS=N         N > 0: one more task spins N ms on the CPU without ever
  *                    yielding, then sleeps N ms, forever: a stuck worker, as in
  *                    the peers' "run.sh stuck" (../shared/peers/net).
- *   EDDY_IO_BACKEND  "epoll" or "uring" (default: auto, io_uring where allowed).
+ *   EDDY_IO_BACKEND  "epoll" or "uring" (default: epoll).
  */
 #include <eddy.h>
 #include <pthread.h>

@@ -1,10 +1,15 @@
 /*
  * io/driver.c: the per-worker driver a worker parks in: an epoll instance
- * holding an eventfd. park waits in epoll_pwait2 (nanosecond timeout) and
- * drains the eventfd when an unpark wrote it; unpark writes the eventfd.
- * Readiness of registered fds (io/fd.c) is dispatched from here.
+ * holding an eventfd (or an io_uring, io/uring.c). park waits in
+ * epoll_pwait2 (nanosecond timeout) and drains the eventfd when an unpark
+ * wrote it; unpark writes the eventfd. Readiness of registered fds
+ * (io/fd.c) is dispatched from here, and registrations go through here to
+ * the backend.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -15,35 +20,74 @@
 #include "io/io_int.h"
 #include "sched/alloc.h"
 
+#include <eddy/rt.h>
+
 #define EVENTS_PER_PARK 256
 
 
-int eddy__io_driver_new(struct eddy__io_driver **out)
+static int epoll_new(struct eddy__io_driver *d)
+{
+    d->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (d->epfd < 0)
+        return -errno;
+    /* level-triggered: a worker polling for a stuck owner leaves it set */
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->evfd, &ev) < 0) {
+        int e = errno;
+        close(d->epfd);
+        return -e;
+    }
+    return 0;
+}
+
+/* The backend asked for: the config's, or for EDDY_IO_AUTO the
+   environment's EDDY_IO_BACKEND (epoll | uring), else epoll. */
+static int chosen_backend(int backend)
+{
+    if (backend == EDDY_IO_EPOLL || backend == EDDY_IO_URING)
+        return backend;
+    const char *env = getenv("EDDY_IO_BACKEND");
+    if (env != NULL && strcmp(env, "uring") == 0)
+        return EDDY_IO_URING;
+    return EDDY_IO_EPOLL;
+}
+
+int eddy__io_driver_new(struct eddy__io_driver **out, int backend)
 {
     struct eddy__io_driver *d = eddy__calloc(sizeof *d);
     if (d == NULL)
         return -ENOMEM;
-    d->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (d->epfd < 0) {
-        int e = errno;
-        eddy__dealloc(d, sizeof *d);
-        return -e;
-    }
+    d->epfd = -1;
     d->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (d->evfd < 0) {
         int e = errno;
-        close(d->epfd);
         eddy__dealloc(d, sizeof *d);
         return -e;
     }
-    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
-    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->evfd, &ev) < 0) {
-        int e = errno;
+    int rc;
+    if (chosen_backend(backend) == EDDY_IO_URING) {
+#ifdef EDDY_HAVE_URING
+        rc = eddy__uring_new(d);
+#else
+        rc = -ENOSYS;
+#endif
+        if (rc == 0) {
+            d->backend = EDDY__BACKEND_URING;
+            *out = d;
+            return 0;
+        }
+        static atomic_bool said;
+        if (!atomic_exchange(&said, true))
+            fprintf(stderr, "eddy: io_uring unavailable (%s); using epoll\n",
+                    rc == -ENOSYS ? "not built in, or refused by the kernel" : strerror(-rc));
+    }
+    rc = epoll_new(d);
+    if (rc < 0) {
         close(d->evfd);
-        close(d->epfd);
         eddy__dealloc(d, sizeof *d);
-        return -e;
+        return rc;
     }
+    d->backend = EDDY__BACKEND_EPOLL;
     *out = d;
     return 0;
 }
@@ -57,9 +101,13 @@ void eddy__io_driver_free(struct eddy__io_driver *d)
 {
     if (d == NULL)
         return;
-    close(d->evfd);
-    close(d->epfd);
     atomic_store(&d->dead, true);
+#ifdef EDDY_HAVE_URING
+    eddy__uring_free(d);
+#endif
+    if (d->epfd >= 0)
+        close(d->epfd);
+    close(d->evfd);
     pthread_mutex_lock(&dead_lock);
     d->next_dead = dead_list;
     dead_list = d;
@@ -71,13 +119,17 @@ static int drv_park(void *arg, int64_t timeout_ns)
     struct eddy__io_driver *d = arg;
     struct epoll_event evs[EVENTS_PER_PARK];
     struct timespec ts, *tsp = NULL;
+    if (atomic_load_explicit(&d->stuck, memory_order_relaxed))
+        atomic_store_explicit(&d->stuck, false, memory_order_relaxed);
+#ifdef EDDY_HAVE_URING
+    if (d->backend == EDDY__BACKEND_URING)
+        return eddy__uring_park(d, timeout_ns);
+#endif
     if (timeout_ns >= 0) {
         ts.tv_sec = (time_t)(timeout_ns / 1000000000);
         ts.tv_nsec = (long)(timeout_ns % 1000000000);
         tsp = &ts;
     }
-    if (atomic_load_explicit(&d->stuck, memory_order_relaxed))
-        atomic_store_explicit(&d->stuck, false, memory_order_relaxed);
     int n = epoll_pwait2(d->epfd, evs, EVENTS_PER_PARK, tsp, NULL);
     if (n < 0 && errno == ENOSYS) {
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
@@ -109,6 +161,10 @@ static int drv_poll_foreign(void *arg)
     if (atomic_load_explicit(&d->dead, memory_order_relaxed))
         return 0;
     atomic_store_explicit(&d->stuck, true, memory_order_relaxed);
+#ifdef EDDY_HAVE_URING
+    if (d->backend == EDDY__BACKEND_URING)
+        return eddy__uring_poll_foreign(d);
+#endif
     int n = epoll_wait(d->epfd, evs, 64, 0);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
@@ -134,6 +190,43 @@ static int drv_has_io(void *arg)
 {
     struct eddy__io_driver *d = arg;
     return atomic_load_explicit(&d->nregistered, memory_order_relaxed) > 0;
+}
+
+/* ------------------------------------------------------ registration */
+
+int eddy__io_add(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t data)
+{
+#ifdef EDDY_HAVE_URING
+    if (d->backend == EDDY__BACKEND_URING)
+        return eddy__uring_add(d, fd, events, data);
+#endif
+    struct epoll_event ev = { .events = events, .data.u64 = data };
+    return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int eddy__io_mod(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t old_data,
+                 uint64_t data)
+{
+#ifdef EDDY_HAVE_URING
+    if (d->backend == EDDY__BACKEND_URING)
+        return eddy__uring_mod(d, fd, events, old_data, data);
+#endif
+    (void)old_data;
+    struct epoll_event ev = { .events = events, .data.u64 = data };
+    return epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void eddy__io_del(struct eddy__io_driver *d, int fd, uint64_t data)
+{
+#ifdef EDDY_HAVE_URING
+    if (d->backend == EDDY__BACKEND_URING) {
+        eddy__uring_del(d, data);
+        return;
+    }
+#endif
+    (void)data;
+    /* EBADF/ENOENT: closed with close(2) already, so out of the set */
+    (void)epoll_ctl(d->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
 const struct eddy__driver_ops eddy__io_driver_ops = {

@@ -20,7 +20,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <eddy/io.h>
@@ -34,6 +33,8 @@ enum { DIR_READ = 0, DIR_WRITE = 1 };
 struct fd_entry {
     pthread_mutex_t lock;
     uint32_t gen;                      /* guarded by: lock; bumped by close */
+    uint32_t reg;                      /* guarded by: lock; bumped by each
+                                          registration: its events carry it */
     uint8_t ready;                     /* guarded by: lock; EDDY_READABLE|WRITABLE */
     bool nonblock;                     /* guarded by: lock; O_NONBLOCK set */
     struct eddy__io_driver *drv;       /* guarded by: lock; registered with */
@@ -102,21 +103,23 @@ static struct fd_entry *entry(int fd, bool create)
     return &ch[fd % CHUNK];
 }
 
-static uint64_t event_data(int fd, uint32_t gen)
+static uint64_t event_data(int fd, uint32_t reg)
 {
-    return ((uint64_t)gen << 32) | (uint32_t)(fd + 1); /* never 0: 0 is the eventfd */
+    return ((uint64_t)reg << 32) | (uint32_t)(fd + 1); /* never 0: 0 is the eventfd */
 }
 
 void eddy__fd_event(uint64_t data, uint32_t events)
 {
     int fd = (int)(uint32_t)data - 1;
-    uint32_t gen = (uint32_t)(data >> 32);
+    uint32_t reg = (uint32_t)(data >> 32);
     struct fd_entry *e = entry(fd, false);
     if (e == NULL)
         return;
     int r = 0;
     pthread_mutex_lock(&e->lock);
-    if (e->gen == gen) {
+    /* an event of an earlier registration (the number was closed and
+       reused, or the fd moved) is dropped */
+    if (e->reg == reg && e->drv != NULL) {
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             r |= EDDY_READABLE;
         if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
@@ -161,13 +164,14 @@ static int ensure_registered(struct fd_entry *e, int fd)
            polled for it): move here rather than wait on it. Adding an
            edge-triggered fd reports its current readiness, so nothing is
            lost between the two calls. */
-        (void)epoll_ctl(e->drv->epfd, EPOLL_CTL_DEL, fd, NULL);
+        eddy__io_del(e->drv, fd, event_data(fd, e->reg));
         atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
     }
     e->drv = NULL; /* unregistered, or its runtime was freed */
-    struct epoll_event ev = { .events = reg_events(e), .data.u64 = event_data(fd, e->gen) };
-    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-        return -errno; /* EPERM: a regular file, which never blocks */
+    e->reg++;
+    int rc = eddy__io_add(d, fd, reg_events(e), event_data(fd, e->reg));
+    if (rc < 0)
+        return rc; /* epoll: EPERM for a regular file, which never blocks */
     e->drv = d;
     atomic_fetch_add_explicit(&d->nregistered, 1, memory_order_relaxed);
     return 0;
@@ -482,7 +486,7 @@ int eddy_close(int fd)
         e->ready = 0;
         e->nonblock = false;
         if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
-            (void)epoll_ctl(e->drv->epfd, EPOLL_CTL_DEL, fd, NULL);
+            eddy__io_del(e->drv, fd, event_data(fd, e->reg));
             atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
         }
         e->drv = NULL;
@@ -531,9 +535,10 @@ int eddy__fd_watch(int fd, int events, eddy__watch_fn fn, void *arg)
     e->watch_arg = arg;
     e->watch_events = (uint8_t)events;
     if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
-        struct epoll_event ev = { .events = reg_events(e), .data.u64 = event_data(fd, e->gen) };
-        if (epoll_ctl(e->drv->epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
-            rc = -errno;
+        uint64_t old = event_data(fd, e->reg);
+        e->reg++;
+        rc = eddy__io_mod(e->drv, fd, reg_events(e), old, event_data(fd, e->reg));
+        if (rc < 0) {
             if (rc == -ENOENT) {
                 /* the number was closed with close(2) and reused: the old
                    registration went with it (libtorrent #622) */
@@ -566,8 +571,7 @@ int eddy__fd_unwatch(int fd)
     if (e->watch != NULL) {
         e->watch = NULL;
         if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
-            /* EBADF/ENOENT: already closed, so already out of the set */
-            (void)epoll_ctl(e->drv->epfd, EPOLL_CTL_DEL, fd, NULL);
+            eddy__io_del(e->drv, fd, event_data(fd, e->reg));
             atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
         }
         e->drv = NULL;
@@ -575,4 +579,18 @@ int eddy__fd_unwatch(int fd)
     }
     pthread_mutex_unlock(&e->lock);
     return 0;
+}
+
+void eddy__fd_rearm(struct eddy__io_driver *d, uint64_t data)
+{
+    int fd = (int)(uint32_t)data - 1;
+    struct fd_entry *e = entry(fd, false);
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->lock);
+    /* only the fd's current registration with d: one that was replaced,
+       moved or closed stays ended */
+    if (e->drv == d && e->reg == (uint32_t)(data >> 32) && !atomic_load(&d->dead))
+        (void)eddy__io_add(d, fd, reg_events(e), data);
+    pthread_mutex_unlock(&e->lock);
 }

@@ -10,12 +10,17 @@
 #include "sched/driver.h"
 
 #include <stdatomic.h>
+#include <sys/epoll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+enum { EDDY__BACKEND_EPOLL = 1, EDDY__BACKEND_URING = 2 };
+
 struct eddy__io_driver {
-    int epfd;                  /* immutable after new */
-    int evfd;                  /* immutable after new */
+    int backend;               /* EDDY__BACKEND_*; immutable after new */
+    int epfd;                  /* epoll backend: the set; immutable */
+    int evfd;                  /* the unpark eventfd; immutable after new */
+    struct eddy__uring *ring;  /* io_uring backend (io/uring.c) */
     _Atomic int nregistered;   /* fds registered besides evfd (any thread
                                   deregisters: eddy_close) */
     _Atomic bool dead;         /* freed with its runtime: the struct stays
@@ -29,9 +34,35 @@ struct eddy__io_driver {
     struct eddy__io_driver *next_dead; /* guarded by: the dead list's lock */
 };
 
-/* Dispatches one epoll event of a registered fd (io/fd.c): data is what
-   the fd was registered with. Called by the owning worker's driver. */
+/* Dispatches one readiness event of a registered fd (io/fd.c): data is
+   what the fd was registered with, events EPOLL* bits. Called by the
+   worker polling the driver. */
 void eddy__fd_event(uint64_t data, uint32_t events);
+/* io_uring: the poll registered with data ended (one-shot level interest,
+   or a multishot the kernel stopped): arm it again if it still is the
+   fd's registration with d. */
+void eddy__fd_rearm(struct eddy__io_driver *d, uint64_t data);
+
+/* The backend interface io/fd.c registers through (any thread). events
+   are EPOLL* bits, EPOLLET for edge-triggered; data is never 0 (the
+   eventfd's). mod may replace data; del takes what the fd was
+   registered with. 0 or -errno (epoll: ENOENT for a number closed with
+   close(2) and reused). */
+int eddy__io_add(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t data);
+int eddy__io_mod(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t old_data,
+                 uint64_t data);
+void eddy__io_del(struct eddy__io_driver *d, int fd, uint64_t data);
+
+#ifdef EDDY_HAVE_URING
+int eddy__uring_new(struct eddy__io_driver *d);
+void eddy__uring_free(struct eddy__io_driver *d);
+int eddy__uring_park(struct eddy__io_driver *d, int64_t timeout_ns);
+int eddy__uring_poll_foreign(struct eddy__io_driver *d);
+int eddy__uring_add(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t data);
+int eddy__uring_mod(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t old_data,
+                    uint64_t data);
+void eddy__uring_del(struct eddy__io_driver *d, uint64_t data);
+#endif
 
 /* One I/O attempt on an fd (io/fd.c), for the socket calls: begin it,
    try the syscall, and on EAGAIN wait, then try again. */
@@ -74,8 +105,11 @@ int eddy__fd_unwatch(int fd);
 /** The ops table all io drivers share (its drv argument is the driver). */
 extern const struct eddy__driver_ops eddy__io_driver_ops;
 
-/** Creates a driver (epoll fd + eventfd). 0 or -errno. */
-int eddy__io_driver_new(struct eddy__io_driver **out);
+/** Creates a driver: backend is EDDY_IO_AUTO, EDDY_IO_EPOLL or
+    EDDY_IO_URING (eddy/rt.h). Where io_uring is asked for and the kernel
+    (or the build) refuses it, the driver uses epoll and one line says why
+    on stderr. 0 or -errno. */
+int eddy__io_driver_new(struct eddy__io_driver **out, int backend);
 
 /** Closes a driver's fds and frees it. NULL: no-op. */
 void eddy__io_driver_free(struct eddy__io_driver *d);

@@ -85,7 +85,7 @@ int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg_in)
     }
     int rc;
     for (unsigned i = 0; i < cfg.workers; i++) {
-        rc = eddy__io_driver_new(&rt->drivers[i]);
+        rc = eddy__io_driver_new(&rt->drivers[i], cfg.io_backend);
         if (rc < 0) {
             free_parts(rt);
             return rc;

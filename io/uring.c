@@ -1,0 +1,268 @@
+/*
+ * io/uring.c: the io_uring backend of the per-worker reactor. It keeps the
+ * readiness model of the epoll backend, so io/fd.c works unchanged on it:
+ * an edge-triggered registration is a multishot POLL_ADD (a completion per
+ * wake-up of the fd), a level-triggered one (eddy__fd_watch) a one-shot
+ * POLL_ADD that io/fd.c re-arms after each completion (arming reports a
+ * ready fd at once, so that is level-triggered), and the unpark eventfd has a multishot poll of its own.
+ *
+ * Threads: any thread registers and deregisters (eddy_close), so the
+ * submission queue is under sq_lock. The owner reaps the completion queue
+ * under cq_lock, held through its wait (io_uring_enter does not touch the
+ * SQ here); a worker standing in for a stuck owner only try-locks it. No
+ * IORING_SETUP_COOP_TASKRUN and no SINGLE_ISSUER: a worker spinning in a
+ * task must still get its completions posted (task_work by signal), and
+ * other threads must be able to submit.
+ */
+#include "io/io_int.h"
+
+#ifdef EDDY_HAVE_URING
+
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sched/alloc.h"
+
+#define SQ_ENTRIES 256
+#define CQ_ENTRIES 4096
+#define CQES_PER_REAP 256
+#define TAG_IGNORE UINT64_MAX /* user_data of removals (their failures only) */
+
+struct eddy__uring {
+    struct io_uring ring;
+    pthread_mutex_t sq_lock;
+    pthread_mutex_t cq_lock;
+    _Atomic bool kick; /* a stand-in reaped the owner's unpark */
+    /* The unpark poll is armed by the owner itself (at its first park and
+       whenever it ended): a poll's completion is posted by the thread that
+       submitted it, and the thread that creates the runtime may be asleep
+       in something else. */
+    _Atomic bool unpark_armed;
+};
+
+struct reaped {
+    uint64_t data;
+    int32_t res;
+    uint32_t flags;
+};
+
+static struct io_uring_sqe *get_sqe(struct eddy__uring *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (sqe == NULL) {
+        (void)io_uring_submit(&u->ring);
+        sqe = io_uring_get_sqe(&u->ring);
+    }
+    return sqe;
+}
+
+static void prep_poll(struct io_uring_sqe *sqe, int fd, uint32_t events, uint64_t data)
+{
+    unsigned mask = events & (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI);
+    if (events & EPOLLET) {
+        io_uring_prep_poll_multishot(sqe, fd, mask);
+    } else {
+        /* one-shot: arming checks the current state and completes at once
+           when ready, so re-arming after each completion is level-triggered
+           (POLL_ADD refuses IORING_POLL_ADD_LEVEL) */
+        io_uring_prep_poll_add(sqe, fd, mask);
+    }
+    io_uring_sqe_set_data64(sqe, data);
+}
+
+static void prep_remove(struct io_uring_sqe *sqe, uint64_t data)
+{
+    io_uring_prep_poll_remove(sqe, data);
+    io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+    io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+}
+
+int eddy__uring_add(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t data)
+{
+    struct eddy__uring *u = d->ring;
+    pthread_mutex_lock(&u->sq_lock);
+    struct io_uring_sqe *sqe = get_sqe(u);
+    int rc = -EBUSY;
+    if (sqe != NULL) {
+        prep_poll(sqe, fd, events, data);
+        rc = io_uring_submit(&u->ring);
+    }
+    pthread_mutex_unlock(&u->sq_lock);
+    return rc < 0 ? rc : 0;
+}
+
+int eddy__uring_mod(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t old_data,
+                    uint64_t data)
+{
+    struct eddy__uring *u = d->ring;
+    pthread_mutex_lock(&u->sq_lock);
+    int rc = -EBUSY;
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (sqe != NULL) {
+        prep_remove(sqe, old_data);
+        sqe = get_sqe(u); /* may submit the removal first: still in order */
+        if (sqe != NULL) {
+            prep_poll(sqe, fd, events, data);
+            rc = io_uring_submit(&u->ring);
+        }
+    }
+    pthread_mutex_unlock(&u->sq_lock);
+    return rc < 0 ? rc : 0;
+}
+
+void eddy__uring_del(struct eddy__io_driver *d, uint64_t data)
+{
+    struct eddy__uring *u = d->ring;
+    pthread_mutex_lock(&u->sq_lock);
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (sqe != NULL) {
+        prep_remove(sqe, data);
+        /* submitted (and run) before the caller closes the fd: a pending
+           poll holds a reference to the file */
+        (void)io_uring_submit(&u->ring);
+    }
+    pthread_mutex_unlock(&u->sq_lock);
+}
+
+static int arm_unpark(struct eddy__io_driver *d)
+{
+    return eddy__uring_add(d, d->evfd, EPOLLIN | EPOLLET, 0);
+}
+
+/* Takes up to max completions off the queue. Caller holds cq_lock. */
+static unsigned reap(struct eddy__uring *u, struct reaped *out, unsigned max)
+{
+    struct io_uring_cqe *cqes[CQES_PER_REAP];
+    unsigned n = io_uring_peek_batch_cqe(&u->ring, cqes, max < CQES_PER_REAP ? max : CQES_PER_REAP);
+    for (unsigned i = 0; i < n; i++) {
+        out[i].data = io_uring_cqe_get_data64(cqes[i]);
+        out[i].res = cqes[i]->res;
+        out[i].flags = cqes[i]->flags;
+    }
+    io_uring_cq_advance(&u->ring, n);
+    return n;
+}
+
+/* Handles reaped completions; owner: whether the owner reaps (it drains
+   the eventfd) or a stand-in does (it leaves the unpark to the owner). */
+static int dispatch(struct eddy__io_driver *d, const struct reaped *c, unsigned n, bool owner)
+{
+    int io = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (c[i].data == TAG_IGNORE)
+            continue; /* a removal that found nothing: the poll had ended */
+        if (c[i].data == 0) {
+            if (owner) {
+                uint64_t v;
+                ssize_t r = read(d->evfd, &v, sizeof v);
+                (void)r;
+            } else {
+                atomic_store_explicit(&d->ring->kick, true, memory_order_release);
+            }
+            if (!(c[i].flags & IORING_CQE_F_MORE))
+                atomic_store_explicit(&d->ring->unpark_armed, false, memory_order_relaxed);
+            continue;
+        }
+        if (c[i].res < 0)
+            continue; /* cancelled by a removal, or the fd went away */
+        eddy__fd_event(c[i].data, (uint32_t)c[i].res);
+        io++;
+        if (!(c[i].flags & IORING_CQE_F_MORE))
+            eddy__fd_rearm(d, c[i].data); /* one-shot (level) or an ended multishot */
+    }
+    return io;
+}
+
+int eddy__uring_park(struct eddy__io_driver *d, int64_t timeout_ns)
+{
+    struct eddy__uring *u = d->ring;
+    struct reaped c[CQES_PER_REAP];
+    if (!atomic_load_explicit(&u->unpark_armed, memory_order_relaxed)) {
+        if (arm_unpark(d) == 0)
+            atomic_store_explicit(&u->unpark_armed, true, memory_order_relaxed);
+        timeout_ns = 0; /* an unpark may have come before the poll */
+    }
+    if (atomic_exchange_explicit(&u->kick, false, memory_order_acquire)) {
+        uint64_t v;
+        ssize_t r = read(d->evfd, &v, sizeof v);
+        (void)r;
+        timeout_ns = 0;
+    }
+    pthread_mutex_lock(&u->cq_lock);
+    unsigned n = reap(u, c, CQES_PER_REAP);
+    if (n == 0 && timeout_ns != 0) {
+        struct __kernel_timespec ts;
+        struct io_uring_getevents_arg arg = { .ts = 0 };
+        if (timeout_ns > 0) {
+            ts.tv_sec = timeout_ns / 1000000000;
+            ts.tv_nsec = timeout_ns % 1000000000;
+            arg.ts = (uint64_t)(uintptr_t)&ts;
+        }
+        int rc = io_uring_enter2((unsigned)u->ring.ring_fd, 0, 1,
+                                 IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                                 (sigset_t *)&arg, sizeof arg);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            pthread_mutex_unlock(&u->cq_lock);
+            return rc;
+        }
+        n = reap(u, c, CQES_PER_REAP);
+    }
+    pthread_mutex_unlock(&u->cq_lock);
+    return dispatch(d, c, n, true);
+}
+
+int eddy__uring_poll_foreign(struct eddy__io_driver *d)
+{
+    struct eddy__uring *u = d->ring;
+    struct reaped c[64];
+    if (pthread_mutex_trylock(&u->cq_lock) != 0)
+        return 0; /* the owner reaps: it is not stuck */
+    unsigned n = reap(u, c, 64);
+    pthread_mutex_unlock(&u->cq_lock);
+    return dispatch(d, c, n, false);
+}
+
+int eddy__uring_new(struct eddy__io_driver *d)
+{
+    struct eddy__uring *u = eddy__calloc(sizeof *u);
+    if (u == NULL)
+        return -ENOMEM;
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+    p.cq_entries = CQ_ENTRIES;
+    int rc = io_uring_queue_init_params(SQ_ENTRIES, &u->ring, &p);
+    if (rc < 0) {
+        eddy__dealloc(u, sizeof *u);
+        return rc;
+    }
+    if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_FAST_POLL)) {
+        io_uring_queue_exit(&u->ring);
+        eddy__dealloc(u, sizeof *u);
+        return -EOPNOTSUPP; /* kernel older than 5.11 */
+    }
+    pthread_mutex_init(&u->sq_lock, NULL);
+    pthread_mutex_init(&u->cq_lock, NULL);
+    d->ring = u;
+    return 0;
+}
+
+void eddy__uring_free(struct eddy__io_driver *d)
+{
+    struct eddy__uring *u = d->ring;
+    if (u == NULL)
+        return;
+    io_uring_queue_exit(&u->ring);
+    pthread_mutex_destroy(&u->sq_lock);
+    pthread_mutex_destroy(&u->cq_lock);
+    eddy__dealloc(u, sizeof *u);
+    d->ring = NULL;
+}
+
+#endif /* EDDY_HAVE_URING */
