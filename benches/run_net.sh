@@ -32,6 +32,8 @@
 #   DURATION_STUCK=4 HOG_MS=100 STUCK_WORKERS=2   stuck: seconds of pinging,
 #                     the hog's spin (and sleep), the servers' workers
 #   EDDY_IO_BACKEND   epoll | uring: eddy's I/O backend (default: auto)
+#   URING_ROW=eddy-uring  echo: also run eddy on io_uring (the eddy-uring
+#                     rows) beside its default backend; URING_ROW= skips it
 #   PORT_BASE=21000   ports are taken from here up, a fresh one per server
 #                     (no TIME_WAIT left by the run before)
 #   BUILD_DIR=build-bench   eddy's build directory (the peers are copied to
@@ -42,6 +44,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NET_SRC=$(cd "$ROOT/.." && pwd)/shared/peers/net
 
 DURATION=${DURATION:-5}
+URING_ROW=${URING_ROW-eddy-uring}
 CONNS=${CONNS:-"64 1000"}
 WORKERS=${WORKERS:-"1 2"}
 SIZE=${SIZE:-64}
@@ -220,7 +223,7 @@ start() {
 # One that is still there after 5 s is killed, and said so.
 stop() { # name
     local sig=TERM
-    [ "$1" = eddy ] && sig=INT
+    case $1 in eddy*) sig=INT ;; esac
     kill -"$sig" "$SPID" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$SPID" 2>/dev/null; then
@@ -235,6 +238,8 @@ stop() { # name
 server_cmd() { # name workers hog
     case $1 in
         eddy) CMD=("EDDY_IO_BACKEND=$EDDY_IO_BACKEND" "HOG_MS=$3" "$SERVER" "$PORT" "$2") ;;
+        eddy-uring) CMD=("EDDY_IO_BACKEND=uring" "HOG_MS=$3" "$SERVER" "$PORT" "$2") ;;
+        eddy-pin) CMD=("EDDY_IO_BACKEND=$EDDY_IO_BACKEND" "PIN_WORKERS=1" "HOG_MS=$3" "$SERVER" "$PORT" "$2") ;;
         tokio) CMD=("HOG_MS=$3" "${PEER_BIN[tokio]}" echo "$PORT" "$2") ;;
         go) CMD=("HOG_MS=$3" "GOMAXPROCS=$2" "${PEER_BIN[go]}" echo "$PORT") ;;
         libuv) CMD=("HOG_MS=$3" "${PEER_BIN[libuv]}" echo "$PORT") ;;
@@ -281,8 +286,8 @@ echo_mode() {
     for round in $(seq 1 "$ROUNDS"); do
         for c in $CONNS; do
             for w in $WORKERS; do
-                for name in eddy tokio go; do
-                    [ "$name" = eddy ] || have "$name" || continue
+                for name in eddy $URING_ROW tokio go; do
+                    case $name in eddy*) ;; *) have "$name" || continue ;; esac
                     echo_cell "$round" "$c" "$name" "$w" "$w"
                 done
             done
@@ -291,7 +296,7 @@ echo_mode() {
         done
     done
     for c in $CONNS; do
-        for name in eddy tokio go; do for w in $WORKERS; do order+=" $name:$w:$c"; done; done
+        for name in eddy $URING_ROW tokio go; do for w in $WORKERS; do order+=" $name:$w:$c"; done; done
         order+=" libuv:loop:$c threads:threads:$c"
     done
     local wlo whi
@@ -322,14 +327,14 @@ echo_mode() {
         errors[key] += kv["errors"]
     }
     END {
-        printf "%-8s %7s %6s %11s %9s %9s %9s %7s\n", "server", "workers", "conns", "msgs_per_s",
+        printf "%-10s %7s %6s %11s %9s %9s %9s %7s\n", "server", "workers", "conns", "msgs_per_s",
             "p50_ms", "p99_ms", "p999_ms", "errors"
         n = split(order, keys, " ")
         for (i = 1; i <= n; i++) {
             k = keys[i]
             if (!(k in seen)) continue
             split(k, p, ":")
-            printf "%-8s %7s %6s %11s %9s %9s %9s %7s%s\n", p[1], label(p[2]), p[3],
+            printf "%-10s %7s %6s %11s %9s %9s %9s %7s%s\n", p[1], label(p[2]), p[3],
                 cell(median(k, "msgs_per_s"), "%.0f"), cell(median(k, "p50_ms"), "%.3f"),
                 cell(median(k, "p99_ms"), "%.3f"), cell(median(k, "p999_ms"), "%.3f"), errors[k] + 0,
                 failed[k] ? sprintf("  (%d run(s) failed)", failed[k]) : ""
@@ -358,11 +363,11 @@ stuck_mode() {
     echo
     echo "stuck: echo round trips, 4 clients pinging 64 B every 2 ms, $DURATION_STUCK s; hog: one task spins" \
         "${HOG_MS} ms, sleeps ${HOG_MS} ms"
-    echo "eddy, Tokio: $STUCK_WORKERS workers; Go: GOMAXPROCS $STUCK_WORKERS; libuv one loop; threads: one per connection"
+    echo "eddy, Tokio: $STUCK_WORKERS workers (eddy-pin: pinned to CPUs); Go: GOMAXPROCS $STUCK_WORKERS; libuv one loop; threads: one per connection"
     printf '%-8s %8s %8s %10s %10s %10s\n' peer hog_ms pings p50_ms p99_ms max_ms
     for round in $(seq 1 "$ROUNDS"); do
-        for name in eddy go tokio libuv threads; do
-            [ "$name" = eddy ] || have "$name" || continue
+        for name in eddy eddy-pin go tokio libuv threads; do
+            case $name in eddy*) ;; *) have "$name" || continue ;; esac
             for h in 0 "$HOG_MS"; do
                 next_port
                 server_cmd "$name" "$STUCK_WORKERS" "$h"

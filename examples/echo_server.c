@@ -11,6 +11,7 @@
  *                    yielding, then sleeps N ms, forever: a stuck worker, as in
  *                    the peers' "run.sh stuck" (../shared/peers/net).
  *   EDDY_IO_BACKEND  "epoll" or "uring" (default: epoll).
+ *   PIN_WORKERS=1    pin worker i to CPU i (eddy_rt_config.pin_workers).
  */
 #include <eddy.h>
 #include <pthread.h>
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
         return 2;
     }
     hog_ms = hog_env != NULL ? strtol(hog_env, NULL, 10) : 0;
+    const char *pin = getenv("PIN_WORKERS");
+    cfg.pin_workers = pin != NULL && strcmp(pin, "1") == 0;
     eddy_rt *rt;
     int rc = eddy_rt_new(&rt, &cfg);
     if (rc < 0) {
