@@ -268,9 +268,14 @@ echo_cell() { # round conns name workers-label workers
     fi
     out=$(timeout $((DURATION + 120)) "$LOAD" 127.0.0.1 "$PORT" "$c" "$SIZE" "$DURATION" \
         "$LOAD_WORKERS" 2>&1) || rc=$?
+    # the server's CPU time (all threads, user + system) for the run: the
+    # cost per message, which the shared cores do not cap as they cap msgs/s
+    local cpu
+    cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$SPID/stat" 2>/dev/null ||
+        echo -)
     stop "$name"
     if grep -q 'msgs_per_s=' <<<"$out"; then
-        echo "$head $(grep 'msgs_per_s=' <<<"$out" | tail -1)" | tee -a "$RESULTS" >&2
+        echo "$head $(grep 'msgs_per_s=' <<<"$out" | tail -1) server_cpu_s=$cpu" | tee -a "$RESULTS" >&2
         [ "$rc" = 0 ] || echo "run_net.sh: echo_load against $name exited $rc: $out" >&2
     else
         echo "run_net.sh: echo_load against $name failed (exit $rc): $out" >&2
@@ -324,19 +329,22 @@ echo_mode() {
         if (kv["msgs_per_s"] == "-") { failed[key]++; next }
         split("msgs_per_s p50_ms p99_ms p999_ms", fs, " ")
         for (i in fs) vals[key, fs[i]] = vals[key, fs[i]] " " kv[fs[i]]
+        if (kv["server_cpu_s"] != "" && kv["server_cpu_s"] != "-" && kv["msgs"] > 0)
+            vals[key, "us_msg"] = vals[key, "us_msg"] " " kv["server_cpu_s"] * 1e6 / kv["msgs"]
         errors[key] += kv["errors"]
     }
     END {
-        printf "%-10s %7s %6s %11s %9s %9s %9s %7s\n", "server", "workers", "conns", "msgs_per_s",
-            "p50_ms", "p99_ms", "p999_ms", "errors"
+        printf "%-10s %7s %6s %11s %9s %9s %9s %10s %7s\n", "server", "workers", "conns", "msgs_per_s",
+            "p50_ms", "p99_ms", "p999_ms", "cpu_us/msg", "errors"
         n = split(order, keys, " ")
         for (i = 1; i <= n; i++) {
             k = keys[i]
             if (!(k in seen)) continue
             split(k, p, ":")
-            printf "%-10s %7s %6s %11s %9s %9s %9s %7s%s\n", p[1], label(p[2]), p[3],
+            printf "%-10s %7s %6s %11s %9s %9s %9s %10s %7s%s\n", p[1], label(p[2]), p[3],
                 cell(median(k, "msgs_per_s"), "%.0f"), cell(median(k, "p50_ms"), "%.3f"),
-                cell(median(k, "p99_ms"), "%.3f"), cell(median(k, "p999_ms"), "%.3f"), errors[k] + 0,
+                cell(median(k, "p99_ms"), "%.3f"), cell(median(k, "p999_ms"), "%.3f"),
+                cell(median(k, "us_msg"), "%.2f"), errors[k] + 0,
                 failed[k] ? sprintf("  (%d run(s) failed)", failed[k]) : ""
         }
         print ""

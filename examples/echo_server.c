@@ -29,7 +29,7 @@ static atomic_bool stopping; /* set at SIGINT: ends the hog's spin early */
 static void *connection(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    char buf[16384];
+    char buf[4096]; /* as the peers' echo servers (Tokio, Go) */
     ssize_t n;
     while ((n = eddy_read(fd, buf, sizeof buf)) > 0)
         if (eddy_write(fd, buf, (size_t)n) < 0)
