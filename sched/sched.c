@@ -82,6 +82,9 @@ int eddy__sched_new(struct eddy__sched **out, const struct eddy__sched_config *c
         w->rng = 0x9e3779b9u * (i + 1);
         w->drv = cfg->drivers[i];
         atomic_init(&w->park_state, EDDY__PARK_EMPTY);
+        atomic_init(&w->cpu_pub, -1);
+        w->cpu_seen = -1;
+        w->avoid_worker = -1;
         eddy__taskq_init(&w->inbox);
         pthread_mutex_init(&w->timers.lock, NULL);
         eddy__wheel_init(&w->timers.wheel, now_ms);

@@ -119,6 +119,14 @@ struct eddy__worker {
     uint32_t *seen_tick;                /* owner: [nworkers] last tick seen of each */
     uint64_t *seen_at;                  /* owner: [nworkers] when it was first seen */
     uint64_t stuck_polled_at;           /* owner: last poll for a stuck worker */
+    _Atomic int cpu_pub;                /* owner stores the CPU it runs tasks on */
+    int cpu_seen;                       /* owner: last value stored in cpu_pub */
+    /* Standing in for a stuck worker from the same CPU, this worker takes
+       itself off that CPU (affinity minus it) until the stuck one moves on:
+       otherwise the kernel keeps waking it there, behind the spin. */
+    int avoid_worker;                   /* owner: -1, or the stuck worker */
+    int avoid_cpu;                      /* owner: its CPU, off this one's mask */
+    uint32_t avoid_tick;                /* owner: its tick then */
     bool in_park;                       /* owner: inside the driver's park */
     bool searching;                     /* owner: counted in idle.searching */
     unsigned budget;                    /* owner: operations left in this run */

@@ -375,6 +375,49 @@ static struct eddy__task *next_task(struct eddy__worker *w)
     return pull_global(w);
 }
 
+/* Affinity: the worker's mask at start (the process's cpuset), minus one
+   CPU while it avoids a stuck worker's. Without pin_workers only. */
+static void set_affinity_without(int cpu)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return;
+    if (cpu >= 0) {
+        CPU_CLR(cpu, &set);
+        if (CPU_COUNT(&set) == 0)
+            return; /* the only CPU this process may use */
+    }
+    (void)sched_setaffinity(0, sizeof set, &set);
+}
+
+static void avoid_cpu_of(struct eddy__worker *w, struct eddy__worker *v)
+{
+    if (w->s->pin || w->avoid_worker >= 0)
+        return;
+    int vc = atomic_load_explicit(&v->cpu_pub, memory_order_relaxed);
+    if (vc < 0 || vc != sched_getcpu())
+        return;
+    w->avoid_cpu = vc;
+    w->avoid_worker = (int)v->index;
+    w->avoid_tick = atomic_load_explicit(&v->tick_pub, memory_order_relaxed);
+    set_affinity_without(vc);
+}
+
+/* Gives the CPU back once the worker avoided has moved on. */
+static void avoid_cpu_end(struct eddy__worker *w)
+{
+    struct eddy__worker *v = &w->s->workers[w->avoid_worker];
+    if (atomic_load_explicit(&v->tick_pub, memory_order_relaxed) == w->avoid_tick &&
+        atomic_load_explicit(&v->park_state, memory_order_relaxed) != EDDY__PARK_PARKED)
+        return; /* still stuck */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        CPU_SET(w->avoid_cpu, &set);
+        (void)sched_setaffinity(0, sizeof set, &set);
+    }
+    w->avoid_worker = -1;
+}
+
 /* Stands in for v, stuck in one long task: fires its due timers and
    handles its reactor's readiness (Tokio #4730: otherwise every I/O and
    timer registered there waits out the task). The wakes land in w's own
@@ -387,6 +430,7 @@ static struct eddy__task *poll_for_stuck(struct eddy__worker *w, struct eddy__wo
         return NULL;
     w->stuck_polled_at = now;
     eddy__metric_add(&w->m.stuck_polls, 1);
+    avoid_cpu_of(w, v);
     timers_run_of(w, v, now);
     if (ops->poll_foreign != NULL) {
         int n = ops->poll_foreign(v->drv);
@@ -477,8 +521,20 @@ static bool work_pending(struct eddy__worker *w)
     return false;
 }
 
+/* Publishes the CPU this worker runs on, for avoid_cpu_of (sampled: after
+   a park and every EDDY__GLOBAL_INTERVAL runs, not per run). */
+static void publish_cpu(struct eddy__worker *w)
+{
+    int cpu = sched_getcpu();
+    if (cpu != w->cpu_seen) {
+        w->cpu_seen = cpu;
+        atomic_store_explicit(&w->cpu_pub, cpu, memory_order_relaxed);
+    }
+}
+
 static void maintenance(struct eddy__worker *w)
 {
+    publish_cpu(w);
     if (atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed) != UINT64_MAX)
         timers_run(w, eddy__now_ns());
     const struct eddy__driver_ops *ops = w->s->drv_ops;
@@ -507,6 +563,8 @@ static void park(struct eddy__worker *w)
         return;
     }
 
+    if (w->avoid_worker >= 0)
+        avoid_cpu_end(w);
     int64_t timeout = -1;
     uint64_t next_ms = atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed);
     if (next_ms != UINT64_MAX) {
@@ -537,6 +595,7 @@ static void park(struct eddy__worker *w)
         atomic_fetch_sub_explicit(&s->watchers, 1, memory_order_relaxed);
     if (eddy__idle_from_parked(s, w->index))
         w->searching = true;
+    publish_cpu(w);
     /* the notifications the reactor's wakes skipped while counted parked */
     if (s->stealing && s->nworkers > 1) {
         if (eddy__deque_len(&w->q) != 0)
