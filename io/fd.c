@@ -218,6 +218,8 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
     if (rc < 0)
         return rc;
     if (eddy__task_current() == NULL) {
+        if (eddy__on_worker_outside_task())
+            return -EPERM; /* blocking here would stall the worker */
         /* a plain thread: poll(2), bounded by the deadline */
         struct pollfd p = { .fd = fd, .events = dir == DIR_READ ? POLLIN : POLLOUT };
         int ms = -1;
@@ -307,6 +309,8 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
     if (rc < 0)
         return rc;
     struct eddy__task *self = eddy__task_current();
+    if (self == NULL && eddy__on_worker_outside_task())
+        return -EPERM; /* a signal handler on a worker: never block it */
     if (self == NULL) { /* a plain thread blocks in poll(2) */
         for (;;) {
             int ms = -1;
@@ -387,6 +391,8 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
 
 ssize_t eddy_read_timeout(int fd, void *buf, size_t n, int64_t timeout_ms)
 {
+    if (buf == NULL && n > 0)
+        return fd < 0 ? -EBADF : -EINVAL;
     struct fd_entry *e;
     uint64_t tick;
     uint32_t gen;
@@ -471,6 +477,8 @@ ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)
 
 ssize_t eddy_write(int fd, const void *buf, size_t n)
 {
+    if (buf == NULL && n > 0)
+        return fd < 0 ? -EBADF : -EINVAL;
     struct iovec v = { .iov_base = (void *)buf, .iov_len = n };
     return eddy_writev(fd, &v, 1);
 }

@@ -181,7 +181,7 @@ static int connect_one(const struct addrinfo *a, uint64_t deadline, int *out)
 
 int eddy_tcp_connect(int *fd, const char *host, uint16_t port, int64_t timeout_ms)
 {
-    if (fd == NULL || port == 0)
+    if (fd == NULL || host == NULL || port == 0)
         return -EINVAL;
     uint64_t deadline = deadline_after(timeout_ms);
     int rc = eddy__wait_check();
@@ -221,6 +221,8 @@ int eddy_udp_bind(int *fd, const char *host, uint16_t port)
 
 ssize_t eddy_sendto(int fd, const void *buf, size_t n, const struct sockaddr *to, socklen_t tolen)
 {
+    if (fd >= 0 && ((buf == NULL && n > 0) || (to == NULL && tolen != 0)))
+        return -EINVAL;
     struct eddy__io_op op;
     int rc = eddy__io_begin(fd, 1, &op);
     if (rc < 0)
@@ -244,6 +246,8 @@ ssize_t eddy_sendto(int fd, const void *buf, size_t n, const struct sockaddr *to
 
 ssize_t eddy_recvfrom(int fd, void *buf, size_t n, struct sockaddr_storage *from)
 {
+    if (fd >= 0 && buf == NULL && n > 0)
+        return -EINVAL;
     struct eddy__io_op op;
     int rc = eddy__io_begin(fd, 0, &op);
     if (rc < 0)

@@ -4,6 +4,8 @@
  * shutdown, free, block_on and the metrics read-out.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +21,60 @@ void eddy_rt_config_init(eddy_rt_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->io_backend = EDDY_IO_AUTO;
     cfg->work_stealing = true;
+}
+
+/* Live runtimes, so that a stale pointer (used after eddy_rt_free, or
+   freed twice) is refused rather than followed. A lookup scans the used
+   slots, a few atomic loads. An address reused by a later runtime cannot
+   be told from it. */
+#define MAX_LIVE 1024
+static eddy_rt *_Atomic live[MAX_LIVE];
+static _Atomic unsigned live_used; /* slots [0, live_used) may be taken */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int live_add(eddy_rt *rt)
+{
+    int rc = -EAGAIN;
+    pthread_mutex_lock(&live_lock);
+    for (unsigned i = 0; i < MAX_LIVE; i++) {
+        if (atomic_load_explicit(&live[i], memory_order_relaxed) == NULL) {
+            atomic_store_explicit(&live[i], rt, memory_order_release);
+            if (i >= atomic_load_explicit(&live_used, memory_order_relaxed))
+                atomic_store_explicit(&live_used, i + 1, memory_order_release);
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_lock);
+    return rc;
+}
+
+/* Takes rt out of the table; false when it was not in it. */
+static bool live_remove(eddy_rt *rt)
+{
+    bool found = false;
+    pthread_mutex_lock(&live_lock);
+    unsigned n = atomic_load_explicit(&live_used, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++) {
+        if (atomic_load_explicit(&live[i], memory_order_relaxed) == rt) {
+            atomic_store_explicit(&live[i], NULL, memory_order_release);
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_lock);
+    return found;
+}
+
+bool eddy__rt_live(eddy_rt *rt)
+{
+    if (rt == NULL)
+        return false;
+    unsigned n = atomic_load_explicit(&live_used, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        if (atomic_load_explicit(&live[i], memory_order_acquire) == rt)
+            return true;
+    return false;
 }
 
 eddy_rt *eddy__rt_current(void)
@@ -112,6 +168,15 @@ int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg_in)
         free_parts(rt);
         return rc;
     }
+    rc = live_add(rt);
+    if (rc < 0) {
+        fprintf(stderr, "eddy: eddy_rt_new: %d runtimes live already\n", MAX_LIVE);
+        eddy__sched_shutdown(rt->sched, 0);
+        eddy__sched_free(rt->sched);
+        eddy__stack_pool_destroy(&rt->stacks);
+        free_parts(rt);
+        return rc;
+    }
     *out = rt;
     return 0;
 }
@@ -121,24 +186,38 @@ static bool on_own_worker(eddy_rt *rt)
     return eddy__rt_current() == rt;
 }
 
-int eddy_rt_shutdown(eddy_rt *rt, int64_t grace_ms)
+static int shutdown_once(eddy_rt *rt, int64_t grace_ms)
 {
-    if (rt == NULL)
-        return -EINVAL;
-    if (on_own_worker(rt))
-        return -EPERM;
     int expect = 0;
     if (!atomic_compare_exchange_strong(&rt->shut_down, &expect, 1))
         return 0;
     return eddy__sched_shutdown(rt->sched, grace_ms);
 }
 
+int eddy_rt_shutdown(eddy_rt *rt, int64_t grace_ms)
+{
+    if (!eddy__rt_live(rt))
+        return -EINVAL;
+    if (on_own_worker(rt))
+        return -EPERM;
+    return shutdown_once(rt, grace_ms);
+}
+
 void eddy_rt_free(eddy_rt *rt)
 {
-    if (rt == NULL || on_own_worker(rt))
+    if (rt == NULL)
         return;
+    if (on_own_worker(rt)) {
+        fprintf(stderr, "eddy: eddy_rt_free from a task of that runtime; ignored\n");
+        return;
+    }
+    if (!live_remove(rt)) {
+        fprintf(stderr, "eddy: eddy_rt_free(%p): not a live runtime (freed twice?); ignored\n",
+                (void *)rt);
+        return;
+    }
     if (atomic_load(&rt->shut_down) == 0)
-        (void)eddy_rt_shutdown(rt, 0);
+        (void)shutdown_once(rt, 0);
     eddy__sched_free(rt->sched); /* drops what is left: stacks go back */
     eddy__stack_pool_destroy(&rt->stacks);
     free_parts(rt);
@@ -146,7 +225,7 @@ void eddy_rt_free(eddy_rt *rt)
 
 int eddy_rt_block_on(eddy_rt *rt, eddy_fn fn, void *arg, void **result)
 {
-    if (rt == NULL || fn == NULL)
+    if (!eddy__rt_live(rt) || fn == NULL)
         return -EINVAL;
     if (eddy__worker_current() != NULL && on_own_worker(rt))
         return -EPERM;
@@ -159,12 +238,12 @@ int eddy_rt_block_on(eddy_rt *rt, eddy_fn fn, void *arg, void **result)
 
 unsigned eddy_rt_workers(eddy_rt *rt)
 {
-    return rt != NULL ? rt->nworkers : 0;
+    return eddy__rt_live(rt) ? rt->nworkers : 0;
 }
 
 int eddy_rt_worker_metrics(eddy_rt *rt, unsigned worker, eddy_worker_metrics *m)
 {
-    if (rt == NULL || m == NULL)
+    if (!eddy__rt_live(rt) || m == NULL)
         return -EINVAL;
     struct eddy__metrics im;
     int rc = eddy__sched_metrics(rt->sched, worker, &im);

@@ -38,6 +38,9 @@ struct eddy_rt {
     _Atomic int shut_down;             /* any thread (atomic) */
 };
 
+/** True when rt is a runtime made by eddy_rt_new and not yet freed. */
+bool eddy__rt_live(eddy_rt *rt);
+
 /** The runtime of the calling worker, NULL off the workers. */
 eddy_rt *eddy__rt_current(void);
 

@@ -202,7 +202,7 @@ static int spawn_on(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg, const e
 
 int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg)
 {
-    if (rt == NULL)
+    if (!eddy__rt_live(rt))
         return -EINVAL;
     return spawn_on(rt, out, fn, arg, NULL);
 }
@@ -233,7 +233,7 @@ int eddy_spawn_ex(eddy_task **out, eddy_fn fn, void *arg, const eddy_spawn_opts 
 
 int eddy_rt_spawn_blocking(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg)
 {
-    if (rt == NULL || fn == NULL)
+    if (!eddy__rt_live(rt) || fn == NULL)
         return -EINVAL;
     struct fiber_task *ft = task_new(rt, &blocking_vt, out, fn, arg);
     if (ft == NULL)
@@ -306,6 +306,8 @@ int eddy_sleep_until_ns(uint64_t deadline_ns)
 {
     struct eddy__task *t = eddy__task_current();
     if (t == NULL) {
+        if (eddy__on_worker_outside_task())
+            return -EPERM;
         struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
                                .tv_nsec = (long)(deadline_ns % 1000000000u) };
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)

@@ -98,6 +98,17 @@ void *eddy__worker_driver_current(void);
 struct eddy__task *eddy__task_current(void);
 
 /**
+ * True on a worker thread outside any task: its scheduler loop, which only
+ * a signal handler (or a hook) can interrupt with a call of ours. A call
+ * that would suspend there must refuse (-EPERM): blocking would stall
+ * every task of the worker.
+ */
+static inline bool eddy__on_worker_outside_task(void)
+{
+    return eddy__worker_current() != NULL && eddy__task_current() == NULL;
+}
+
+/**
  * The waiter to register before waiting: the running task, else the
  * calling thread's parker (a task-shaped object a plain thread blocks on;
  * NULL only when it cannot be allocated).

@@ -49,6 +49,8 @@ int eddy__wait(uint64_t deadline_ns)
 {
     struct eddy__task *t = eddy__task_current();
     if (t == NULL) {
+        if (eddy__worker_current() != NULL)
+            return -EPERM; /* a worker outside a task: a signal handler */
         /* a plain thread; on a pool thread its blocking task may be aborted */
         struct eddy__task *b = eddy__blocking_current();
         if (b != NULL && eddy__task_cancelled(b))

@@ -101,6 +101,7 @@ EDDY_API int eddy_tcp_accept(int lfd, int *cfd, struct sockaddr_storage *peer);
  * Connects to host:port (each resolved address in turn), giving up after
  * timeout_ms (negative: none) with -ETIMEDOUT. *fd receives the connected
  * socket (non-blocking, TCP_NODELAY). -ECONNREFUSED, EDDY_EAI_NONAME...
+ * host is a name or a numeric address (NULL: -EINVAL).
  * Suspends.
  */
 EDDY_API int eddy_tcp_connect(int *fd, const char *host, uint16_t port, int64_t timeout_ms);

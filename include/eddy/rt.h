@@ -7,6 +7,14 @@
  * thread, the call blocks the thread. Every suspending call returns
  * -ECANCELED once its task was aborted and -ETIMEDOUT once an enclosing
  * deadline (eddy_deadline_push) passed.
+ *
+ * Bad use is answered, not followed, where it can be told: NULL handles and
+ * out-pointers give -EINVAL (void functions do nothing); a runtime used after
+ * eddy_rt_free gives -EINVAL while no new runtime took its address; a
+ * suspending call made on a worker thread outside any task (from a signal
+ * handler that interrupted the worker) gives -EPERM instead of blocking the
+ * worker. eddy's functions are not async-signal-safe: a handler should only
+ * write to an eventfd or pipe that a task waits on.
  */
 #ifndef EDDY_RT_H
 #define EDDY_RT_H
@@ -106,7 +114,7 @@ EDDY_API int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg);
  * sync object they were blocked on must not be used afterwards.
  *
  * Returns 0 when every task ended by itself, -ETIMEDOUT when some had to be
- * aborted or dropped, -EINVAL (rt NULL), -EPERM when called from a worker
+ * aborted or dropped, -EINVAL (rt NULL or freed), -EPERM when called from a worker
  * of rt. Blocks the calling thread. Calling it again returns 0 at once.
  *
  * Thread safety: any thread that is not a worker of rt.
@@ -118,8 +126,9 @@ EDDY_API int eddy_rt_shutdown(eddy_rt *rt, int64_t grace_ms);
  * NULL is a no-op. Join handles of rt's tasks stay valid: joining them returns
  * at once (-ECANCELED for the tasks that were aborted or dropped).
  *
- * Thread safety: any thread that is not a worker of rt; rt must not be used
- * after.
+ * Thread safety: any thread that is not a worker of rt (from one of its
+ * tasks: a message on stderr, and nothing done). rt must not be used after;
+ * a second eddy_rt_free of it prints a message and does nothing.
  */
 EDDY_API void eddy_rt_free(eddy_rt *rt);
 
