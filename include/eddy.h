@@ -1,4 +1,4 @@
-/*
+/** @file
  * eddy.h: the whole public API of eddy, a multi-reactor work-stealing async
  * runtime for C. See docs/guide.md.
  */

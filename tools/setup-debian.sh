@@ -9,4 +9,4 @@ $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
 $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
     build-essential cmake pkg-config ca-certificates \
     libcmocka-dev libjemalloc-dev libbenchmark-dev \
-    libcurl4-openssl-dev liburing-dev
+    libcurl4-openssl-dev liburing-dev doxygen

@@ -1,4 +1,4 @@
-/*
+/** @file
  * eddy/common.h: conventions shared by every eddy header: the export macro,
  * the error channel (negative errno) and the entry-point type of a task.
  *
@@ -18,12 +18,22 @@
 extern "C" {
 #endif
 
+/**
+ * @def EDDY_API
+ * Marks a function exported by libeddy (default visibility while the library
+ * is built; empty for its users).
+ */
 #if defined(EDDY_BUILDING) && defined(__GNUC__)
 #define EDDY_API __attribute__((visibility("default")))
 #else
 #define EDDY_API
 #endif
 
+/**
+ * @def EDDY_DEPRECATED(ver, msg)
+ * Marks a declaration deprecated since version ver, with msg saying what to
+ * use instead: compilers that know the attribute warn at each use.
+ */
 #if defined(__GNUC__)
 #define EDDY_DEPRECATED(ver, msg) __attribute__((deprecated("since " #ver ": " msg)))
 #else

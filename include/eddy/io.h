@@ -1,4 +1,4 @@
-/*
+/** @file
  * eddy/io.h: waiting on file descriptors and reading and writing them.
  *
  * Any fd handed to an eddy I/O call is switched to O_NONBLOCK on first use
@@ -8,6 +8,11 @@
  * thread the thread blocks in poll(). Suspending calls return -ECANCELED
  * once their task was aborted and -ETIMEDOUT once an enclosing deadline
  * passed. Timeouts are in milliseconds; a negative timeout means none.
+ *
+ * Thread safety: every function may be called from any task or thread, on
+ * any fd, concurrently; at most one task waits per fd and direction (a
+ * second gets -EBUSY). A suspending call on a worker thread outside a task
+ * (a signal handler) returns -EPERM.
  *
  * TCP, UDP and Unix stream sockets are below.
  */

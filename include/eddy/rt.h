@@ -1,4 +1,4 @@
-/*
+/** @file
  * eddy/rt.h: the runtime (worker threads with their reactors, timers and run
  * queues), tasks (stackful fibers) and per-worker metrics.
  *
@@ -25,6 +25,7 @@
 extern "C" {
 #endif
 
+/** A runtime: its worker threads, reactors, timers and tasks. Opaque. */
 typedef struct eddy_rt eddy_rt;
 
 /**
@@ -148,7 +149,7 @@ typedef struct eddy_spawn_opts {
     const char *name;  /**< for debugging; copied (up to 31 bytes); may be NULL */
     int worker;        /**< -1: any; k: start on worker k (it stays there when
                             work_stealing is off) */
-    void *reserved[4];
+    void *reserved[4];  /**< zero; room to grow without breaking ABI */
 } eddy_spawn_opts;
 
 /** Sets stack_size 0, name NULL, worker -1. */

@@ -1,4 +1,4 @@
-/*
+/** @file
  * eddy/sync.h: channels, mutex, semaphore, notify and waitgroup for tasks.
  *
  * Every primitive works between tasks on different workers and between a
@@ -18,6 +18,7 @@ extern "C" {
 
 /* ---------------------------------------------------------------- channel */
 
+/** A bounded channel of fixed-size elements. Opaque. */
 typedef struct eddy_chan eddy_chan;
 
 /**
@@ -62,6 +63,7 @@ EDDY_API void eddy_chan_free(eddy_chan *c);
 
 /* ------------------------------------------------------------------ mutex */
 
+/** A mutex for tasks (a waiter suspends) and plain threads. Opaque. */
 typedef struct eddy_mutex eddy_mutex;
 
 /** Creates an unlocked mutex. -EINVAL, -ENOMEM. */
@@ -80,6 +82,7 @@ EDDY_API void eddy_mutex_free(eddy_mutex *m);
 
 /* -------------------------------------------------------------- semaphore */
 
+/** A counting semaphore. Opaque. */
 typedef struct eddy_sem eddy_sem;
 
 /** Creates a counting semaphore holding initial permits. -EINVAL, -ENOMEM. */
@@ -95,6 +98,7 @@ EDDY_API void eddy_sem_free(eddy_sem *s);
 
 /* ----------------------------------------------------------------- notify */
 
+/** A wake-up signal with one stored permit (Tokio's Notify). Opaque. */
 typedef struct eddy_notify eddy_notify;
 
 /** Creates a notify (condition-variable-like, with one stored permit). */
@@ -114,6 +118,7 @@ EDDY_API void eddy_notify_free(eddy_notify *n);
 
 /* -------------------------------------------------------------- waitgroup */
 
+/** A counter to wait on until it drops to zero (Go's WaitGroup). Opaque. */
 typedef struct eddy_waitgroup eddy_waitgroup;
 
 /** Creates a waitgroup with counter 0. */
