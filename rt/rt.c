@@ -249,6 +249,7 @@ int eddy_rt_worker_metrics(eddy_rt *rt, unsigned worker, eddy_worker_metrics *m)
     int rc = eddy__sched_metrics(rt->sched, worker, &im);
     if (rc < 0)
         return rc;
+    memset(m, 0, sizeof *m);
     m->polls = im.polls;
     m->spawned = im.spawned;
     m->stolen = im.stolen;

@@ -276,6 +276,8 @@ typedef struct eddy_worker_metrics {
     uint64_t timers_fired;   /**< timers expired on this worker's wheel */
     uint64_t busy_ns;        /**< time spent running tasks */
     uint32_t queue_depth;    /**< tasks in the local run queue now */
+    uint32_t reserved32;     /**< zero; room to grow without breaking ABI */
+    uint64_t reserved[7];    /**< zero; new counters take these slots */
 } eddy_worker_metrics;
 
 /** Number of workers of rt (0 for NULL). Any thread. */
