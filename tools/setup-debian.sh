@@ -6,7 +6,13 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
+# libhiredis-dev and redis-server: the Redis example and its test
+# (tests/integration/test_redis.c), which starts its own server on a free
+# loopback port. Where services may start (systemd, or no policy-rc.d in a
+# container), the package also starts the system's server on
+# 127.0.0.1:6379; nothing here uses it, and it is left alone.
 $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
     build-essential cmake pkg-config ca-certificates \
     libcmocka-dev libjemalloc-dev libbenchmark-dev \
-    libcurl4-openssl-dev liburing-dev doxygen
+    libcurl4-openssl-dev liburing-dev doxygen \
+    libhiredis-dev redis-server
