@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "helpers.h"
@@ -46,9 +47,12 @@ static void shutdown_waits_for_tasks_that_end_within_grace(void **state)
     eddy_rt_free(rt);
 }
 
+static atomic_int sleepers_started;
+
 static void *sleep_then_count(void *arg)
 {
     atomic_int *cancelled = arg;
+    atomic_fetch_add(&sleepers_started, 1);
     /* holds heap memory across the suspension: must be freed on the
        cancellation path for ASan to stay quiet */
     char *buf = malloc(1024);
@@ -66,8 +70,15 @@ static void shutdown_aborts_tasks_still_running_after_grace(void **state)
     atomic_int cancelled;
     atomic_init(&cancelled, 0);
     eddy_task *h[50];
+    atomic_store(&sleepers_started, 0);
     for (int i = 0; i < 50; i++)
         assert_ok(eddy_rt_spawn(rt, &h[i], sleep_then_count, &cancelled));
+    /* every task asleep first: one aborted before its first run never runs
+       (its join says -ECANCELED, but it cannot count itself), and on a
+       slow sanitizer build 50 ms of grace may not start them all */
+    for (int i = 0; i < 10000 && atomic_load(&sleepers_started) < 50; i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(&sleepers_started), 50);
     int64_t t0 = eddy_test_now_ms();
     assert_err(eddy_rt_shutdown(rt, 50), -ETIMEDOUT);
     assert_true(eddy_test_now_ms() - t0 < 5000);
