@@ -8,6 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
+# Tests run one at a time (TEST_JOBS=1): a known bug, open in the I/O issue,
+# stalls test_fd's cross-worker socketpair ping-pong for good when other
+# processes keep both cores busy (reproduced with two CPU hogs, on the code
+# before this change too); running tests side by side on two cores
+# triggered it in CI. Set TEST_JOBS to run them in parallel.
+TEST_JOBS=${TEST_JOBS:-1}
 export CTEST_OUTPUT_ON_FAILURE=1
 
 step() { printf '\n==== %s ====\n' "$*"; }
@@ -20,22 +26,22 @@ build() { # dir, extra cmake args...
 
 step "Release build and tests"
 build build-ci-release -DCMAKE_BUILD_TYPE=Release
-ctest --test-dir build-ci-release -j "$JOBS" --timeout 600
+ctest --test-dir build-ci-release -j "$TEST_JOBS" --timeout 600
 
 step "AddressSanitizer + UBSan build and tests"
 build build-ci-asan -DCMAKE_BUILD_TYPE=Debug -DEDDY_SANITIZE=address -DEDDY_BUILD_BENCHES=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-ci-asan -j "$JOBS" --timeout 900
+    ctest --test-dir build-ci-asan -j "$TEST_JOBS" --timeout 900
 
 step "ThreadSanitizer build and concurrency tests"
 build build-ci-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDDY_SANITIZE=thread -DEDDY_BUILD_BENCHES=OFF
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    ctest --test-dir build-ci-tsan -L concurrency -j "$JOBS" --timeout 900
+    ctest --test-dir build-ci-tsan -L concurrency -j "$TEST_JOBS" --timeout 900
 
 step "ThreadSanitizer, run queue with 4 slots (overflow and steal races)"
 build build-ci-tsan-cap4 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDDY_SANITIZE=thread \
     -DEDDY_DEQUE_CAP=4 -DEDDY_BUILD_BENCHES=OFF -DEDDY_BUILD_EXAMPLES=OFF
 TSAN_OPTIONS=halt_on_error=1 \
-    ctest --test-dir build-ci-tsan-cap4 -L concurrency -j "$JOBS" --timeout 900
+    ctest --test-dir build-ci-tsan-cap4 -L concurrency -j "$TEST_JOBS" --timeout 900
 
 step "all test configurations passed"
