@@ -503,13 +503,15 @@ static struct eddy__task *steal(struct eddy__worker *w)
     return NULL;
 }
 
-/* Work this worker could take: its own queues, and with stealing the
-   global queue and the other rings (not their LIFO slots: those are taken
-   only from a stuck worker, which the park's watch timeout covers). */
+/* Work this worker could take: its own queues (its LIFO slot too: a wake
+   dispatched by its own maintenance poll lands there), and with stealing
+   the global queue and the other rings (not their LIFO slots: those are
+   taken only from a stuck worker, which the park's watch timeout covers). */
 static bool work_pending(struct eddy__worker *w)
 {
     struct eddy__sched *s = w->s;
-    if (eddy__taskq_len(&w->inbox) != 0 || eddy__deque_len(&w->q) != 0)
+    if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
+        eddy__taskq_len(&w->inbox) != 0 || eddy__deque_len(&w->q) != 0)
         return true;
     if (!s->stealing)
         return false;
