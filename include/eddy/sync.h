@@ -6,6 +6,8 @@
  * Suspending calls return -ECANCELED once the calling task was aborted and
  * -ETIMEDOUT once an enclosing deadline passed; they never lose a wakeup.
  * Handles may be used from any thread; _free must come after every other use.
+ * A NULL handle gives -EINVAL (a void function does nothing). A suspending
+ * call on a worker thread outside a task (a signal handler) gives -EPERM.
  */
 #ifndef EDDY_SYNC_H
 #define EDDY_SYNC_H
