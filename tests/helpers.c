@@ -73,3 +73,13 @@ int eddy_test_sanitized(void)
     return 0;
 #endif
 }
+
+eddy_rt *eddy_test_new_rt(unsigned workers)
+{
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = workers;
+    eddy_rt *rt = NULL;
+    assert_ok(eddy_rt_new(&rt, &cfg));
+    return rt;
+}

@@ -46,6 +46,20 @@ int eddy_test_run(const char *group, const struct CMUnitTest *tests, size_t n,
                              argc, argv, (watchdog_s));                              \
     }
 
+/**
+ * A check inside a task body: cmocka's failure would longjmp off the
+ * worker's stack, so the task returns the failing line instead (its
+ * eddy_fn result), and the test asserts on the plain thread.
+ */
+#define EDDY_TASK_CHECK(c)                      \
+    do {                                        \
+        if (!(c))                               \
+            return (void *)(intptr_t)__LINE__;  \
+    } while (0)
+
+/** A runtime with the given number of workers (defaults otherwise). */
+eddy_rt *eddy_test_new_rt(unsigned workers);
+
 /** Monotonic milliseconds, for bounded loops and elapsed-time checks. */
 int64_t eddy_test_now_ms(void);
 

@@ -182,23 +182,7 @@ static int teardown(void **state)
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Checks inside a task: cmocka's failure would longjmp off the worker's
-   stack, so a task returns the failing line instead. */
-#define CHECK(c)                                \
-    do {                                        \
-        if (!(c))                               \
-            return (void *)(intptr_t)__LINE__;  \
-    } while (0)
-
-static eddy_rt *new_rt(unsigned workers)
-{
-    eddy_rt_config cfg;
-    eddy_rt_config_init(&cfg);
-    cfg.workers = workers;
-    eddy_rt *rt = NULL;
-    assert_ok(eddy_rt_new(&rt, &cfg));
-    return rt;
-}
+#define CHECK EDDY_TASK_CHECK
 
 struct bounded {
     eddy_fn fn;
@@ -311,7 +295,7 @@ static void *set_get_root(void *arg)
 static void a_thousand_tasks_set_and_get_through_one_connection(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     run_task(rt, set_get_root, NULL);
     eddy_rt_free(rt);
 }
@@ -359,7 +343,7 @@ static void incr_from_many_tasks_counts_exactly(void **state)
     (void)state;
     for (int i = 0; i <= INCR_TOTAL; i++)
         atomic_store(&incr_seen[i], 0);
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     run_task(rt, incr_root, NULL);
     eddy_rt_free(rt);
     for (int i = 1; i <= INCR_TOTAL; i++)
@@ -447,7 +431,7 @@ static void *killed_root(void *arg)
 static void a_killed_server_fails_pending_commands(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int before = eddy_test_count_fds();
     run_task(rt, killed_root, NULL);
     assert_int_equal(eddy_test_count_fds(), before);
@@ -481,7 +465,7 @@ static void *stopped_root(void *arg)
 static void a_deadline_bounds_a_command_to_a_stopped_server(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     run_task(rt, stopped_root, NULL);
     eddy_rt_free(rt);
 }
@@ -505,7 +489,7 @@ static void *refused_root(void *arg)
 static void connecting_to_a_closed_port_fails(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int before = eddy_test_count_fds();
     run_task(rt, refused_root, NULL);
     assert_int_equal(eddy_test_count_fds(), before);
@@ -598,7 +582,7 @@ static void *close_root(void *arg)
 static void close_fails_pending_commands_and_leaks_nothing(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int before = eddy_test_count_fds();
     run_task(rt, close_root, NULL);
     assert_int_equal(eddy_test_count_fds(), before);
@@ -662,7 +646,7 @@ static void *sigpipe_root(void *arg)
 static void a_peer_closing_under_writes_raises_no_sigpipe(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int before = eddy_test_count_fds();
     run_task(rt, sigpipe_root, NULL);
     assert_int_equal(eddy_test_count_fds(), before);

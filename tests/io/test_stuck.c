@@ -23,16 +23,6 @@
 #define HOG_MAX_MS 5000
 #define PINGS 20
 
-static eddy_rt *new_rt(void)
-{
-    eddy_rt_config cfg;
-    eddy_rt_config_init(&cfg);
-    cfg.workers = 2;
-    eddy_rt *rt = NULL;
-    assert_ok(eddy_rt_new(&rt, &cfg));
-    return rt;
-}
-
 struct stuck {
     int fd[2];
     atomic_bool spinning;   /* the hog is in its spin */
@@ -95,7 +85,7 @@ static void *io_hog(void *arg)
 static void io_registered_with_a_stuck_worker_is_served(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt();
+    eddy_rt *rt = eddy_test_new_rt(2);
     struct stuck s = { .errors = 0 };
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s.fd), 0);
     eddy_task *h;
@@ -160,7 +150,7 @@ static void *timer_hog(void *arg)
 static void timers_of_a_stuck_worker_fire(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt();
+    eddy_rt *rt = eddy_test_new_rt(2);
     int tries = 0;
     for (; tries < 50; tries++) {
         struct stuck s = { .errors = 0 };

@@ -45,13 +45,7 @@ static int settle(struct seen *s, int want)
     return atomic_load(&s->calls);
 }
 
-/* Checks inside a task: cmocka's failure would longjmp off the worker's
-   stack, so a task returns the failing line instead. */
-#define CHECK(c)                                \
-    do {                                        \
-        if (!(c))                               \
-            return (void *)(intptr_t)__LINE__;  \
-    } while (0)
+#define CHECK EDDY_TASK_CHECK
 
 static void run_task(eddy_rt *rt, eddy_fn fn)
 {
@@ -59,16 +53,6 @@ static void run_task(eddy_rt *rt, eddy_fn fn)
     assert_ok(eddy_rt_block_on(rt, fn, NULL, &line));
     if (line != NULL)
         fail_msg("check failed in the task at line %d", (int)(intptr_t)line);
-}
-
-static eddy_rt *new_rt(unsigned workers)
-{
-    eddy_rt_config cfg;
-    eddy_rt_config_init(&cfg);
-    cfg.workers = workers;
-    eddy_rt *rt = NULL;
-    assert_ok(eddy_rt_new(&rt, &cfg));
-    return rt;
 }
 
 static void *level_task(void *arg)
@@ -130,7 +114,7 @@ static void the_callback_repeats_while_the_fd_stays_ready(void **state)
 {
     (void)state;
     for (unsigned workers = 1; workers <= 2; workers++) {
-        eddy_rt *rt = new_rt(workers);
+        eddy_rt *rt = eddy_test_new_rt(workers);
         run_task(rt, level_task);
         eddy_rt_free(rt);
     }
@@ -165,7 +149,7 @@ static void *reuse_task(void *arg)
 static void a_reused_number_registers_again(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1);
+    eddy_rt *rt = eddy_test_new_rt(1);
     run_task(rt, reuse_task);
     eddy_rt_free(rt);
 }
