@@ -45,6 +45,9 @@ struct fd_entry {
     eddy__watch_fn watch;              /* guarded by: lock */
     void *watch_arg;                   /* guarded by: lock */
     uint8_t watch_events;              /* guarded by: lock */
+    /* whether a task waits on the fd or it is watched: written under lock,
+       read without it by eddy__fd_poll_stranded's scan */
+    _Atomic bool interest;
 };
 
 #define CHUNK 1024 /* entries per table chunk */
@@ -140,6 +143,13 @@ void eddy__fd_event(uint64_t data, uint32_t events)
             e->watch(e->watch_arg, fd, r);
     }
     pthread_mutex_unlock(&e->lock);
+}
+
+/* Publishes whether e has a waiter or a watch. Caller holds e->lock. */
+static void note_interest(struct fd_entry *e)
+{
+    bool any = e->waiter[0] != NULL || e->waiter[1] != NULL || e->watch != NULL;
+    atomic_store_explicit(&e->interest, any, memory_order_relaxed);
 }
 
 /* epoll events of a registration: level-triggered for the interest of a
@@ -262,12 +272,14 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
     }
     eddy__task_ref(self);
     e->waiter[dir] = self;
+    note_interest(e);
     pthread_mutex_unlock(&e->lock);
     rc = eddy__wait(deadline_ns);
     pthread_mutex_lock(&e->lock);
     if (e->waiter[dir] == self) {
         e->waiter[dir] = NULL;
         eddy__task_unref(self);
+        note_interest(e);
     }
     bool closed = e->gen != gen;
     *tick = e->tick[dir];
@@ -368,6 +380,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
                 e->waiter[d] = self;
             }
         }
+        note_interest(e);
         pthread_mutex_unlock(&e->lock);
         rc = eddy__wait(deadline);
         pthread_mutex_lock(&e->lock);
@@ -377,6 +390,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
                 eddy__task_unref(self);
             }
         }
+        note_interest(e);
         bool closed = e->gen != gen;
         r = e->ready & events;
         pthread_mutex_unlock(&e->lock);
@@ -499,6 +513,7 @@ int eddy_close(int fd)
         }
         e->drv = NULL;
         e->watch = NULL;
+        note_interest(e);
         for (int d = 0; d < 2; d++)
             if (e->waiter[d] != NULL)
                 eddy__wake(e->waiter[d]); /* it sees the new generation: -EBADF */
@@ -566,6 +581,7 @@ int eddy__fd_watch(int fd, int events, eddy__watch_fn fn, void *arg)
     }
     if (rc < 0 && !was_level)
         e->watch = NULL;
+    note_interest(e);
     pthread_mutex_unlock(&e->lock);
     return rc;
 }
@@ -584,6 +600,7 @@ int eddy__fd_unwatch(int fd)
         }
         e->drv = NULL;
         e->ready = 0; /* a task's next wait registers anew and re-checks */
+        note_interest(e);
     }
     pthread_mutex_unlock(&e->lock);
     return 0;
@@ -601,4 +618,71 @@ void eddy__fd_rearm(struct eddy__io_driver *d, uint64_t data)
     if (e->drv == d && e->reg == (uint32_t)(data >> 32) && !atomic_load(&d->dead))
         (void)eddy__io_add(d, fd, reg_events(e), data);
     pthread_mutex_unlock(&e->lock);
+}
+
+/* ------------------------------------------ standing in on io_uring */
+
+#define STRANDED_BATCH 64
+
+/* Polls a batch gathered by eddy__fd_poll_stranded and dispatches what is
+   ready as if the reactor had reported it. */
+static int dispatch_stranded(struct pollfd *p, const uint64_t *data, int n)
+{
+    if (n == 0 || poll(p, (nfds_t)n, 0) <= 0)
+        return 0;
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        short r = p[i].revents;
+        if (r == 0 || (r & POLLNVAL))
+            continue;
+        uint32_t ev = (r & POLLIN ? EPOLLIN : 0) | (r & POLLOUT ? EPOLLOUT : 0) |
+                      (r & POLLRDHUP ? EPOLLRDHUP : 0) | (r & POLLPRI ? EPOLLPRI : 0) |
+                      (r & POLLHUP ? EPOLLHUP : 0) | (r & POLLERR ? EPOLLERR : 0);
+        eddy__fd_event(data[i], ev);
+        found++;
+    }
+    return found;
+}
+
+int eddy__fd_poll_stranded(struct eddy__io_driver *d)
+{
+    struct pollfd p[STRANDED_BATCH];
+    uint64_t data[STRANDED_BATCH];
+    int n = 0, found = 0;
+    size_t nc = atomic_load_explicit(&table.nchunks, memory_order_acquire);
+    struct fd_entry *_Atomic *chunks = atomic_load_explicit(&table.chunks, memory_order_acquire);
+    for (size_t c = 0; c < nc; c++) {
+        struct fd_entry *ch = atomic_load_explicit(&chunks[c], memory_order_acquire);
+        if (ch == NULL)
+            continue;
+        for (int i = 0; i < CHUNK; i++) {
+            struct fd_entry *e = &ch[i];
+            if (!atomic_load_explicit(&e->interest, memory_order_relaxed))
+                continue;
+            int fd = (int)(c * CHUNK) + i;
+            short want = 0;
+            pthread_mutex_lock(&e->lock);
+            if (e->drv == d) {
+                if (e->waiter[DIR_READ] != NULL)
+                    want |= POLLIN | POLLRDHUP;
+                if (e->waiter[DIR_WRITE] != NULL)
+                    want |= POLLOUT;
+                if (e->watch != NULL)
+                    want |= (short)((e->watch_events & EDDY_READABLE ? POLLIN | POLLRDHUP : 0) |
+                                    (e->watch_events & EDDY_WRITABLE ? POLLOUT : 0));
+                data[n] = event_data(fd, e->reg);
+            }
+            pthread_mutex_unlock(&e->lock);
+            if (want == 0)
+                continue;
+            p[n].fd = fd;
+            p[n].events = want;
+            p[n].revents = 0;
+            if (++n == STRANDED_BATCH) {
+                found += dispatch_stranded(p, data, n);
+                n = 0;
+            }
+        }
+    }
+    return found + dispatch_stranded(p, data, n);
 }

@@ -43,6 +43,14 @@ void eddy__fd_event(uint64_t data, uint32_t events);
    fd's registration with d. */
 void eddy__fd_rearm(struct eddy__io_driver *d, uint64_t data);
 
+/* io_uring: a worker standing in for d's stuck owner finds nothing to
+   reap, because a poll's completion is posted only when the thread that
+   armed it runs (a preempted owner holds them all). This checks the fds
+   registered with d that a task waits on (or that are watched) with
+   poll(2) and dispatches the ready ones like reactor events; the tasks
+   woken then re-register where they run. Returns how many were ready. */
+int eddy__fd_poll_stranded(struct eddy__io_driver *d);
+
 /* The backend interface io/fd.c registers through (any thread). events
    are EPOLL* bits, EPOLLET for edge-triggered; data is never 0 (the
    eventfd's). mod may replace data; del takes what the fd was

@@ -43,6 +43,7 @@ struct eddy__uring {
        submitted it, and the thread that creates the runtime may be asleep
        in something else. */
     _Atomic bool unpark_armed;
+    bool taskrun_flag; /* the kernel flags pending task work (5.19+) */
 };
 
 struct reaped {
@@ -224,7 +225,13 @@ int eddy__uring_poll_foreign(struct eddy__io_driver *d)
         return 0; /* the owner reaps: it is not stuck */
     unsigned n = reap(u, c, 64);
     pthread_mutex_unlock(&u->cq_lock);
-    return dispatch(d, c, n, false);
+    int io = dispatch(d, c, n, false);
+    /* completions still to be posted by the owner's task work (it was
+       preempted, or spins in a task): take the readiness from the fds */
+    if (!u->taskrun_flag ||
+        (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0)
+        io += eddy__fd_poll_stranded(d);
+    return io;
 }
 
 int eddy__uring_new(struct eddy__io_driver *d)
@@ -257,6 +264,7 @@ int eddy__uring_new(struct eddy__io_driver *d)
         eddy__dealloc(u, sizeof *u);
         return -EOPNOTSUPP; /* kernel older than 5.11 */
     }
+    u->taskrun_flag = (p.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
     pthread_mutex_init(&u->sq_lock, NULL);
     pthread_mutex_init(&u->cq_lock, NULL);
     d->ring = u;
