@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <eddy/io.h>
@@ -37,6 +38,7 @@ struct fd_entry {
                                           registration: its events carry it */
     uint8_t ready;                     /* guarded by: lock; EDDY_READABLE|WRITABLE */
     bool nonblock;                     /* guarded by: lock; O_NONBLOCK set */
+    bool not_socket;                   /* guarded by: lock; sendmsg said ENOTSOCK */
     struct eddy__io_driver *drv;       /* guarded by: lock; registered with */
     uint64_t tick[2];                  /* guarded by: lock; events per direction */
     struct eddy__task *waiter[2];      /* guarded by: lock; holds a reference */
@@ -438,6 +440,24 @@ ssize_t eddy_read(int fd, void *buf, size_t n)
     return eddy_read_timeout(fd, buf, n, -1);
 }
 
+/* One write attempt. A socket is written with sendmsg(MSG_NOSIGNAL), so a
+   peer that is gone gives EPIPE rather than a SIGPIPE that kills the
+   process; other fds (pipes) with writev (workers block SIGPIPE). */
+static ssize_t write_once(struct fd_entry *e, int fd, struct iovec *iov, int cnt, bool *sock)
+{
+    if (*sock) {
+        struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+        ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+        if (w >= 0 || errno != ENOTSOCK)
+            return w;
+        *sock = false;
+        pthread_mutex_lock(&e->lock);
+        e->not_socket = true; /* remembered until eddy_close */
+        pthread_mutex_unlock(&e->lock);
+    }
+    return writev(fd, iov, cnt);
+}
+
 ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)
 {
     if (cnt < 0 || cnt > IOV_MAX || (cnt > 0 && iov_in == NULL))
@@ -451,6 +471,9 @@ ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)
     rc = eddy__wait_check();
     if (rc < 0)
         return rc;
+    pthread_mutex_lock(&e->lock);
+    bool sock = !e->not_socket;
+    pthread_mutex_unlock(&e->lock);
     struct iovec iov[IOV_MAX];
     size_t total = 0;
     for (int i = 0; i < cnt; i++) {
@@ -464,7 +487,7 @@ ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)
         left--;
     }
     while (left > 0) {
-        ssize_t w = writev(fd, cur, left);
+        ssize_t w = write_once(e, fd, cur, left, &sock);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -507,6 +530,7 @@ int eddy_close(int fd)
         e->gen++;
         e->ready = 0;
         e->nonblock = false;
+        e->not_socket = false;
         if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
             eddy__io_del(e->drv, fd, event_data(fd, e->reg));
             atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
