@@ -21,6 +21,7 @@
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -120,12 +121,21 @@ void eddy__uring_del(struct eddy__io_driver *d, uint64_t data)
 {
     struct eddy__uring *u = d->ring;
     pthread_mutex_lock(&u->sq_lock);
-    struct io_uring_sqe *sqe = get_sqe(u);
-    if (sqe != NULL) {
-        prep_remove(sqe, data);
-        /* submitted (and run) before the caller closes the fd: a pending
-           poll holds a reference to the file */
-        (void)io_uring_submit(&u->ring);
+    /* submitted (and run) before the caller closes the fd: a pending poll
+       holds a reference to the file, and a removal left in the queue would
+       keep a closed socket open until the next submission */
+    bool queued = false;
+    for (int tries = 0; tries < 100; tries++) {
+        if (!queued) {
+            struct io_uring_sqe *sqe = get_sqe(u);
+            if (sqe != NULL) {
+                prep_remove(sqe, data);
+                queued = true;
+            }
+        }
+        if (queued && io_uring_submit(&u->ring) >= 0)
+            break;
+        sched_yield(); /* -EAGAIN/-EBUSY: the kernel is short for now */
     }
     pthread_mutex_unlock(&u->sq_lock);
 }
