@@ -6,7 +6,9 @@
  * until the call is done (the worker runs other tasks meanwhile); on a plain
  * thread, the call blocks the thread. Every suspending call returns
  * -ECANCELED once its task was aborted and -ETIMEDOUT once an enclosing
- * deadline (eddy_deadline_push) passed.
+ * deadline (eddy_deadline_push) passed. Functions that neither suspend nor
+ * say they block return at once. A plain thread's first wait allocates its
+ * waiter: -ENOMEM when that fails.
  *
  * Bad use is answered, not followed, where it can be told: NULL handles and
  * out-pointers give -EINVAL (void functions do nothing); a runtime used after
@@ -73,21 +75,25 @@ EDDY_API void eddy_rt_config_init(eddy_rt_config *cfg);
  * copied. On success *out holds the runtime, released with eddy_rt_free().
  *
  * Errors: -EINVAL (out NULL, stack_size below 16 KiB or above 1 GiB,
- * workers above 1024, unknown io_backend), -ENOMEM, or the errno of a failed
- * thread or epoll creation. Does not suspend.
+ * workers above 1024, unknown io_backend), -ENOMEM, -EAGAIN (1024 runtimes
+ * live already), or the errno of a failed thread or epoll creation. Does
+ * not suspend.
  *
  * Thread safety: any thread; several runtimes may live in one process.
  */
 EDDY_API int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg);
 
 /**
- * Runs fn(arg) as a task on rt and blocks the calling thread until it ends.
- * *result (when result is not NULL) receives fn's return value.
+ * Runs fn(arg) as a task on rt and blocks the calling thread until it ends
+ * (eddy_rt_spawn then eddy_join: from a task of another runtime, that task
+ * suspends instead, and its own abort or deadline ends the wait with
+ * -ECANCELED / -ETIMEDOUT while fn's task runs on). *result (when result is
+ * not NULL) receives fn's return value.
  *
- * Errors: -EINVAL (rt or fn NULL), -EPERM when called from one of rt's own
- * workers (it would block the worker: spawn and join instead), -ECANCELED if
- * the task was aborted (by eddy_rt_shutdown), -ENOMEM, -ESHUTDOWN if rt is
- * shutting down.
+ * Errors: -EINVAL (rt NULL or freed, fn NULL), -EPERM when called from one
+ * of rt's own workers (it would block the worker: spawn and join instead),
+ * -ECANCELED if the task was aborted (by eddy_rt_shutdown), -ENOMEM,
+ * -ESHUTDOWN if rt is shutting down.
  *
  * Thread safety: any thread that is not a worker of rt.
  */
@@ -99,7 +105,8 @@ EDDY_API int eddy_rt_block_on(eddy_rt *rt, eddy_fn fn, void *arg, void **result)
  * otherwise *out is its join handle, to be given to eddy_join() or
  * eddy_detach() exactly once.
  *
- * Errors: -EINVAL, -ENOMEM, -ESHUTDOWN (rt is shutting down). Does not suspend.
+ * Errors: -EINVAL (rt NULL or freed, fn NULL), -ENOMEM, -ESHUTDOWN (rt is
+ * shutting down). Does not suspend.
  *
  * Thread safety: any thread.
  */
@@ -123,9 +130,10 @@ EDDY_API int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg);
 EDDY_API int eddy_rt_shutdown(eddy_rt *rt, int64_t grace_ms);
 
 /**
- * Shuts rt down (as eddy_rt_shutdown(rt, 0) when not yet done) and frees it.
- * NULL is a no-op. Join handles of rt's tasks stay valid: joining them returns
- * at once (-ECANCELED for the tasks that were aborted or dropped).
+ * Shuts rt down (as eddy_rt_shutdown(rt, 0) when not yet done: blocks the
+ * calling thread while aborted tasks unwind) and frees it. NULL is a no-op.
+ * Join handles of rt's tasks stay valid: joining them returns at once
+ * (-ECANCELED for the tasks that were aborted or dropped).
  *
  * Thread safety: any thread that is not a worker of rt (from one of its
  * tasks: a message on stderr, and nothing done). rt must not be used after;
@@ -176,18 +184,24 @@ EDDY_API int eddy_spawn_ex(eddy_task **out, eddy_fn fn, void *arg, const eddy_sp
 /**
  * Runs fn(arg) on the runtime's blocking thread pool (for code that blocks:
  * file I/O, getaddrinfo, CPU-heavy work). Joinable like any task. eddy_abort
- * stops it from starting; once it runs, its eddy suspending calls (channel,
- * sleep, join...: they block the pool thread) return -ECANCELED, but plain
- * blocking system calls are not interrupted.
+ * stops it from starting; once it runs, its eddy calls that wait on a sync
+ * object or a join (they block the pool thread) return -ECANCELED. The fd
+ * calls of eddy/io.h see the abort only on entry (a poll(2) under way runs
+ * on), eddy_sleep_ms with ms > 0 not at all, and plain blocking system
+ * calls are not interrupted.
  * The pool has at most eddy_rt_config.blocking_threads threads; further work
- * waits for a free one. From a plain thread, uses the runtime given by
- * eddy_rt_current(), so it must run on a worker: -EPERM otherwise.
+ * waits for a free one. Uses the runtime given by eddy_rt_current(), so it
+ * must be called on a worker (use eddy_rt_spawn_blocking elsewhere).
  *
- * Errors: -EPERM, -EINVAL, -ENOMEM, -ESHUTDOWN. Does not suspend.
+ * Errors: -EPERM off a worker, -EINVAL (fn NULL), -ENOMEM, -ESHUTDOWN,
+ * -EAGAIN (the pool has no thread and cannot start one). Does not suspend.
  */
 EDDY_API int eddy_spawn_blocking(eddy_task **out, eddy_fn fn, void *arg);
 
-/** eddy_spawn_blocking on an explicit runtime, from any thread. */
+/**
+ * eddy_spawn_blocking on an explicit runtime, from any thread. Errors as
+ * eddy_spawn_blocking, but -EINVAL (not -EPERM) for rt NULL or freed.
+ */
 EDDY_API int eddy_rt_spawn_blocking(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg);
 
 /**
@@ -213,6 +227,8 @@ EDDY_API int eddy_join_timeout(eddy_task *t, void **result, int64_t timeout_ms);
 
 /**
  * Gives up the handle; the task runs on. NULL or a spent handle is ignored.
+ * Does not suspend.
+ *
  * Thread safety: any thread.
  */
 EDDY_API void eddy_detach(eddy_task *t);
@@ -221,7 +237,8 @@ EDDY_API void eddy_detach(eddy_task *t);
  * Asks task t to stop: its pending and future suspensions return -ECANCELED
  * (a task not yet started never runs). Cooperative: a task that never
  * suspends runs to its end. The handle stays valid; eddy_join then returns
- * -ECANCELED. Returns 0, -EINVAL for NULL or a spent handle.
+ * -ECANCELED. Returns 0 (also for a task that already ended or was
+ * aborted), -EINVAL for NULL or a spent handle. Does not suspend.
  *
  * Thread safety: any thread.
  */
@@ -235,11 +252,16 @@ EDDY_API void eddy_yield(void);
 
 /**
  * Sleeps ms milliseconds (<= 0: yields once). Returns 0, -ECANCELED or
- * -ETIMEDOUT (deadline). Suspends; on a plain thread, nanosleep.
+ * -ETIMEDOUT (deadline). Suspends; on a plain thread (a blocking-pool task
+ * too), ms > 0 sleeps in nanosleep and returns 0: an abort does not cut it
+ * short.
  */
 EDDY_API int eddy_sleep_ms(int64_t ms);
 
-/** Sleeps until eddy_now_ns() >= deadline_ns. As eddy_sleep_ms. */
+/**
+ * Sleeps until eddy_now_ns() >= deadline_ns (returns at once when it is).
+ * As eddy_sleep_ms.
+ */
 EDDY_API int eddy_sleep_until_ns(uint64_t deadline_ns);
 
 /** Monotonic clock, nanoseconds (CLOCK_MONOTONIC). Any thread. */
@@ -248,8 +270,9 @@ EDDY_API uint64_t eddy_now_ns(void);
 /**
  * Opens a deadline scope in the calling task: from now until the matching
  * eddy_deadline_pop(), every suspending call returns -ETIMEDOUT once
- * timeout_ms have passed. Scopes nest; an inner scope never extends an outer
- * one. Returns 0, -EPERM outside a task, -ENOMEM.
+ * timeout_ms have passed (negative: no limit of its own). Scopes nest; an
+ * inner scope never extends an outer one. Returns 0, -EPERM outside a task
+ * (a blocking-pool task too), -ENOMEM. Does not suspend.
  */
 EDDY_API int eddy_deadline_push(int64_t timeout_ms);
 
