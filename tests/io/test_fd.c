@@ -16,17 +16,6 @@
 
 #include "helpers.h"
 
-static eddy_rt *new_rt(unsigned workers, bool stealing)
-{
-    eddy_rt_config cfg;
-    eddy_rt_config_init(&cfg);
-    cfg.workers = workers;
-    cfg.work_stealing = stealing;
-    eddy_rt *rt = NULL;
-    assert_ok(eddy_rt_new(&rt, &cfg));
-    return rt;
-}
-
 static eddy_task *spawn(eddy_rt *rt, eddy_fn fn, void *arg)
 {
     eddy_task *h = NULL;
@@ -87,7 +76,7 @@ static void ping_pong_over_a_socketpair_between_two_workers(void **state)
 {
     (void)state;
     int fds_before = eddy_test_count_fds();
-    eddy_rt *rt = new_rt(2, true);
+    eddy_rt *rt = eddy_test_new_rt(2);
     struct pair p = { .bytes = eddy_test_sanitized() ? 100 * 500 : 100 * 5000 };
     atomic_init(&p.errors, 0);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p.fd), 0);
@@ -136,7 +125,7 @@ static void *read_big(void *arg)
 static void a_large_write_that_hits_eagain_arrives_intact(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2, true);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int fd[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
     eddy_task *w, *r;
@@ -168,7 +157,7 @@ static void *read_with_timeout(void *arg)
 static void read_timeout_and_wait_fd_timeout_expire(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2, true);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int fd[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
     void *r = (void *)9;
@@ -198,7 +187,7 @@ static void *wait_readable(void *arg)
 static void wait_fd_wakes_when_the_peer_writes(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2, true);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int fd[2];
     assert_int_equal(pipe(fd), 0);
     atomic_store(&waiting, 0);
@@ -231,7 +220,7 @@ static void *blocked_read(void *arg)
 static void close_wakes_a_task_waiting_on_the_fd_with_ebadf(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2, true);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int fd[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
     atomic_store(&waiting, 0);
@@ -253,7 +242,7 @@ static void close_wakes_a_task_waiting_on_the_fd_with_ebadf(void **state)
 static void abort_of_a_task_blocked_in_read_returns_ecanceled(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2, true);
+    eddy_rt *rt = eddy_test_new_rt(2);
     int fd[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
     atomic_store(&waiting, 0);
@@ -292,7 +281,7 @@ static void *feed(void *arg)
 static void a_plain_thread_reads_what_a_task_writes(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1, true);
+    eddy_rt *rt = eddy_test_new_rt(1);
     int fd[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
     eddy_task *h;
@@ -335,7 +324,7 @@ static void an_fd_outlives_the_runtime_it_was_registered_with(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
     for (int round = 0; round < 2; round++) {
         /* each runtime registers fd[0] with its own reactor on the wait */
-        eddy_rt *rt = new_rt(1, true);
+        eddy_rt *rt = eddy_test_new_rt(1);
         eddy_task *r, *w;
         assert_ok(eddy_rt_spawn(rt, &r, read_one, &fd[0]));
         assert_ok(eddy_rt_spawn(rt, &w, write_after_a_while, &fd[1]));

@@ -19,7 +19,9 @@
 
 #include "helpers.h"
 
-static eddy_rt *new_rt(unsigned workers)
+/* eddy_test_new_rt with 32 KiB task stacks instead of the default: the echo
+   test holds thousands of connections, two tasks each, at once. */
+static eddy_rt *new_rt_small_stack(unsigned workers)
 {
     eddy_rt_config cfg;
     eddy_rt_config_init(&cfg);
@@ -108,7 +110,7 @@ static void thousands_of_concurrent_echo_connections_round_trip_intact(void **st
     (void)state;
     raise_nofile();
     int fds_before = eddy_test_count_fds();
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = new_rt_small_stack(2);
     int lfd;
     assert_ok(eddy_tcp_listen(&lfd, "127.0.0.1", 0, 4096, 0));
     int port = eddy_local_port(lfd);
@@ -151,7 +153,7 @@ static void *connect_refused(void *arg)
 static void connect_to_a_closed_port_is_refused(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = new_rt_small_stack(2);
     /* a port that was free a moment ago */
     int lfd;
     assert_ok(eddy_tcp_listen(&lfd, "127.0.0.1", 0, 1, 0));
@@ -211,7 +213,7 @@ static void *connect_with_timeout(void *arg)
 static void connect_to_a_listener_with_a_full_backlog_times_out(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = new_rt_small_stack(2);
     struct full_backlog b;
     make_full_backlog(&b);
     void *r;
@@ -241,7 +243,7 @@ static void *accept_forever(void *arg)
 static void abort_of_tasks_blocked_in_accept_and_connect_returns_ecanceled(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = new_rt_small_stack(2);
     struct full_backlog b;
     make_full_backlog(&b);
     int lfd;
@@ -302,7 +304,7 @@ static void *client_sees_reset(void *arg)
 static void a_peer_reset_reads_as_econnreset(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = new_rt_small_stack(2);
     struct pairctx p;
     assert_ok(eddy_tcp_listen(&p.lfd, "127.0.0.1", 0, 16, 0));
     p.port = (uint16_t)eddy_local_port(p.lfd);
@@ -359,7 +361,7 @@ static void *client_half_close(void *arg)
 static void half_close_lets_the_peer_read_eof_then_answer(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = new_rt_small_stack(2);
     struct pairctx p;
     assert_ok(eddy_tcp_listen(&p.lfd, "localhost", 0, 16, 0));
     p.port = (uint16_t)eddy_local_port(p.lfd);
@@ -385,7 +387,7 @@ static void *resolve_unknown(void *arg)
 static void an_unknown_host_name_is_reported(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1);
+    eddy_rt *rt = new_rt_small_stack(1);
     void *r;
     assert_ok(eddy_rt_block_on(rt, resolve_unknown, NULL, &r));
     assert_true((intptr_t)r == EDDY_EAI_NONAME || (intptr_t)r == EDDY_EAI_AGAIN ||
@@ -409,7 +411,7 @@ static void *accept_one(void *arg)
 static void accept_out_of_descriptors_backs_off_and_recovers(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1);
+    eddy_rt *rt = new_rt_small_stack(1);
     int lfd;
     assert_ok(eddy_tcp_listen(&lfd, "127.0.0.1", 0, 16, 0));
     uint16_t port = (uint16_t)eddy_local_port(lfd);
@@ -470,7 +472,7 @@ static void *udp_echo(void *arg)
 static void udp_datagrams_echo_between_a_task_and_a_thread(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = new_rt_small_stack(2);
     int sfd, cfd;
     assert_ok(eddy_udp_bind(&sfd, "127.0.0.1", 0));
     assert_ok(eddy_udp_bind(&cfd, "127.0.0.1", 0));
@@ -528,7 +530,7 @@ static void *unix_client(void *arg)
 static void unix_stream_sockets_connect_and_echo(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = new_rt_small_stack(2);
     char path[64];
     snprintf(path, sizeof path, "/tmp/eddy-test-%d.sock", (int)getpid());
     unlink(path);

@@ -17,16 +17,6 @@ static struct eddy__sched *rt_sched(eddy_rt *rt)
     return rt->sched;
 }
 
-static eddy_rt *new_rt(unsigned workers)
-{
-    eddy_rt_config cfg;
-    eddy_rt_config_init(&cfg);
-    cfg.workers = workers;
-    eddy_rt *rt = NULL;
-    assert_ok(eddy_rt_new(&rt, &cfg));
-    return rt;
-}
-
 static atomic_int started;
 
 static void *sleep_long(void *arg)
@@ -49,7 +39,7 @@ static void wait_started(int n)
 static void abort_of_a_sleeping_task_returns_ecanceled_promptly(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     atomic_store(&started, 0);
     eddy_task *h;
     assert_ok(eddy_rt_spawn(rt, &h, sleep_long, NULL));
@@ -74,7 +64,7 @@ static void *recv_forever(void *arg)
 static void abort_of_a_channel_blocked_task_returns_ecanceled(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     atomic_store(&started, 0);
     eddy_chan *c;
     assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
@@ -105,7 +95,7 @@ static void *join_other(void *arg)
 static void abort_of_a_join_blocked_task_leaves_the_joined_handle_valid(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     atomic_store(&started, 0);
     eddy_task *sleeper, *joiner;
     assert_ok(eddy_rt_spawn(rt, &sleeper, sleep_long, NULL));
@@ -143,7 +133,7 @@ static void *spawn_then_abort_before_it_runs(void *arg)
 static void a_task_aborted_before_it_starts_never_runs(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1);
+    eddy_rt *rt = eddy_test_new_rt(1);
     atomic_int ran;
     atomic_init(&ran, 0);
     void *r = NULL;
@@ -171,7 +161,7 @@ static void *deadline_cuts_sleep(void *arg)
 static void deadline_scope_turns_a_long_sleep_into_etimedout(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     assert_ok(eddy_rt_block_on(rt, deadline_cuts_sleep, NULL, NULL));
     eddy_rt_free(rt);
 }
@@ -201,7 +191,7 @@ static void *nested_deadlines(void *arg)
 static void nested_deadlines_never_extend_outer_ones(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1);
+    eddy_rt *rt = eddy_test_new_rt(1);
     assert_ok(eddy_rt_block_on(rt, nested_deadlines, NULL, NULL));
     eddy_rt_free(rt);
 }
@@ -222,7 +212,7 @@ static void *deadline_on_join(void *arg)
 static void deadline_applies_to_join(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     assert_ok(eddy_rt_block_on(rt, deadline_on_join, NULL, NULL));
     eddy_rt_free(rt);
 }
@@ -238,7 +228,7 @@ static void *timed_recv(void *arg)
 static void cancelled_and_completed_waits_leave_no_timer_behind(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     struct eddy__sched *s = rt_sched(rt);
     eddy_chan *c;
     assert_ok(eddy_chan_new(&c, 1, sizeof(int)));

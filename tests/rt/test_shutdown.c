@@ -14,16 +14,6 @@
 
 #include "helpers.h"
 
-static eddy_rt *new_rt(unsigned workers)
-{
-    eddy_rt_config cfg;
-    eddy_rt_config_init(&cfg);
-    cfg.workers = workers;
-    eddy_rt *rt = NULL;
-    assert_ok(eddy_rt_new(&rt, &cfg));
-    return rt;
-}
-
 static void *short_sleep(void *arg)
 {
     atomic_int *done = arg;
@@ -35,7 +25,7 @@ static void *short_sleep(void *arg)
 static void shutdown_waits_for_tasks_that_end_within_grace(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     atomic_int done;
     atomic_init(&done, 0);
     for (int i = 0; i < 100; i++)
@@ -66,7 +56,7 @@ static void *sleep_then_count(void *arg)
 static void shutdown_aborts_tasks_still_running_after_grace(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     atomic_int cancelled;
     atomic_init(&cancelled, 0);
     eddy_task *h[50];
@@ -115,7 +105,7 @@ static void *blocked_in_channel(void *arg)
 static void free_drops_tasks_that_never_end_and_releases_everything(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     atomic_int entered;
     atomic_init(&entered, 0);
     eddy_chan *c;
@@ -151,7 +141,7 @@ static void *spawn_children_forever(void *arg)
 static void shutdown_ends_a_task_tree_that_keeps_spawning(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     assert_ok(eddy_rt_spawn(rt, NULL, spawn_children_forever, NULL));
     struct timespec ts = { 0, 50 * 1000000 };
     nanosleep(&ts, NULL);
@@ -170,7 +160,7 @@ static void *idle_check(void *arg)
 static void an_idle_runtime_uses_almost_no_cpu(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     assert_ok(eddy_rt_block_on(rt, idle_check, NULL, NULL));
     struct timespec ts = { 0, 100 * 1000000 };
     nanosleep(&ts, NULL); /* let the workers park */
@@ -207,7 +197,7 @@ static void *spin_then_recv(void *arg)
 static void shutdown_aborts_a_task_that_first_suspends_after_it_began(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     eddy_chan *c;
     assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
     atomic_store(&first_poll_rc, 1);
@@ -235,7 +225,7 @@ static void *blocking_recv(void *arg)
 static void free_stops_a_blocking_task_waiting_in_an_eddy_call(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     eddy_chan *c;
     assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
     eddy_task *h;

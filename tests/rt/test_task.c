@@ -11,16 +11,6 @@
 
 #include "helpers.h"
 
-static eddy_rt *new_rt(unsigned workers)
-{
-    eddy_rt_config cfg;
-    eddy_rt_config_init(&cfg);
-    cfg.workers = workers;
-    eddy_rt *rt = NULL;
-    assert_ok(eddy_rt_new(&rt, &cfg));
-    return rt;
-}
-
 static void *return_arg_plus_one(void *arg)
 {
     return (void *)((uintptr_t)arg + 1);
@@ -29,7 +19,7 @@ static void *return_arg_plus_one(void *arg)
 static void block_on_returns_the_task_result(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     void *res = NULL;
     assert_ok(eddy_rt_block_on(rt, return_arg_plus_one, (void *)41, &res));
     assert_int_equal((uintptr_t)res, 42);
@@ -61,7 +51,7 @@ static void *spawn_many_and_join(void *arg)
 static void hundred_thousand_tasks_all_join_with_their_results(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     void *bad = (void *)1;
     assert_ok(eddy_rt_block_on(rt, spawn_many_and_join, NULL, &bad));
     assert_int_equal((uintptr_t)bad, 0);
@@ -107,7 +97,7 @@ static void *remote_spawner(void *arg)
 static void spawns_from_four_foreign_threads_all_run(void **state)
 {
     (void)state;
-    struct remote_ctx c = { .rt = new_rt(2), .per_thread = eddy_test_sanitized() ? 2000 : 20000 };
+    struct remote_ctx c = { .rt = eddy_test_new_rt(2), .per_thread = eddy_test_sanitized() ? 2000 : 20000 };
     atomic_init(&c.sum, 0);
     pthread_t th[4];
     for (int i = 0; i < 4; i++)
@@ -134,7 +124,7 @@ static void *chain(void *arg)
 static void chained_spawns_propagate_results(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     void *r = NULL;
     assert_ok(eddy_rt_block_on(rt, chain, (void *)500, &r));
     assert_int_equal((uintptr_t)r, 1500);
@@ -154,7 +144,7 @@ static void *yield_counter(void *arg)
 static void yielding_tasks_interleave_on_one_worker(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1);
+    eddy_rt *rt = eddy_test_new_rt(1);
     atomic_int turns;
     atomic_init(&turns, 0);
     eddy_task *a, *b;
@@ -178,7 +168,7 @@ static void *sleep_50ms(void *arg)
 static void sleep_waits_at_least_its_duration(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     void *ms = NULL;
     assert_ok(eddy_rt_block_on(rt, sleep_50ms, NULL, &ms));
     assert_true((uintptr_t)ms >= 50);
@@ -204,7 +194,7 @@ static void *many_sleepers(void *arg)
 static void thousands_of_sleepers_all_wake(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     assert_ok(eddy_rt_block_on(rt, many_sleepers, NULL, NULL));
     eddy_rt_free(rt);
 }
@@ -218,7 +208,7 @@ static void *slow_value(void *arg)
 static void join_timeout_expires_and_leaves_the_handle_valid(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     eddy_task *h;
     assert_ok(eddy_rt_spawn(rt, &h, slow_value, (void *)7));
     void *r = NULL;
@@ -254,7 +244,7 @@ static void *spawn_blocking_from_task(void *arg)
 static void spawn_blocking_runs_off_the_workers_and_joins(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(2);
+    eddy_rt *rt = eddy_test_new_rt(2);
     void *sum = NULL;
     assert_ok(eddy_rt_block_on(rt, spawn_blocking_from_task, NULL, &sum));
     assert_int_equal((uintptr_t)sum, 2 * 28);
@@ -289,7 +279,7 @@ static void misuse_is_answered_with_errors_not_crashes(void **state)
     cfg.io_backend = 99;
     assert_err(eddy_rt_new(&rt, &cfg), -EINVAL);
 
-    rt = new_rt(1);
+    rt = eddy_test_new_rt(1);
     assert_err(eddy_rt_spawn(rt, &h, NULL, NULL), -EINVAL);
     assert_err(eddy_rt_spawn(NULL, &h, join_self, NULL), -EINVAL);
     assert_ok(eddy_rt_spawn(rt, &h, join_self, NULL));
@@ -315,7 +305,7 @@ static void *join_myself(void *arg)
 static void joining_yourself_is_refused(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1);
+    eddy_rt *rt = eddy_test_new_rt(1);
     eddy_task *_Atomic slot = NULL;
     eddy_task *h;
     assert_ok(eddy_rt_spawn(rt, &h, join_myself, (void *)&slot));
@@ -369,7 +359,7 @@ static void *spawn_greedy_then_other(void *arg)
 static void a_task_that_never_waits_still_lets_others_run(void **state)
 {
     (void)state;
-    eddy_rt *rt = new_rt(1);
+    eddy_rt *rt = eddy_test_new_rt(1);
     struct budget_ctx b = { .sends_before_other = -1 };
     atomic_init(&b.other_ran, 0);
     assert_ok(eddy_chan_new(&b.c, 200000, sizeof(int)));
