@@ -192,6 +192,18 @@ static int drv_has_io(void *arg)
     return atomic_load_explicit(&d->nregistered, memory_order_relaxed) > 0;
 }
 
+static int drv_stranded(void *arg)
+{
+#ifdef EDDY_HAVE_URING
+    struct eddy__io_driver *d = arg;
+    if (d->backend == EDDY__BACKEND_URING && !atomic_load_explicit(&d->dead, memory_order_relaxed))
+        return eddy__uring_stranded(d);
+#else
+    (void)arg;
+#endif
+    return 0; /* epoll: readiness sits in the set, any thread can take it */
+}
+
 /* ------------------------------------------------------ registration */
 
 int eddy__io_add(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t data)
@@ -234,4 +246,5 @@ const struct eddy__driver_ops eddy__io_driver_ops = {
     .unpark = drv_unpark,
     .has_io = drv_has_io,
     .poll_foreign = drv_poll_foreign,
+    .stranded = drv_stranded,
 };

@@ -66,6 +66,7 @@ int eddy__uring_new(struct eddy__io_driver *d);
 void eddy__uring_free(struct eddy__io_driver *d);
 int eddy__uring_park(struct eddy__io_driver *d, int64_t timeout_ns);
 int eddy__uring_poll_foreign(struct eddy__io_driver *d);
+int eddy__uring_stranded(struct eddy__io_driver *d);
 int eddy__uring_add(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t data);
 int eddy__uring_mod(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t old_data,
                     uint64_t data);

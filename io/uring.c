@@ -244,6 +244,14 @@ int eddy__uring_poll_foreign(struct eddy__io_driver *d)
     return io;
 }
 
+/* Completions wait for the owner's task work (kernels without the flag:
+   never known, so never). */
+int eddy__uring_stranded(struct eddy__io_driver *d)
+{
+    struct eddy__uring *u = d->ring;
+    return u->taskrun_flag && (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+}
+
 int eddy__uring_new(struct eddy__io_driver *d)
 {
     struct eddy__uring *u = eddy__calloc(sizeof *u);

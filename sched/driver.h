@@ -27,6 +27,12 @@ struct eddy__driver_ops {
        a negative errno. Never consumes an unpark meant for the owner.
        NULL: the driver cannot be polled from another thread. */
     int (*poll_foreign)(void *drv);
+    /* Any thread: true when readiness waits for the owner itself to run
+       before it can be delivered (io_uring: completions held by the
+       owner's pending task work). A parked owner that stays so for
+       EDDY__REACTOR_STUCK_NS was woken but is not running (a busy
+       machine), and is stood in for like a stuck one. NULL: never. */
+    int (*stranded)(void *drv);
 };
 
 #endif

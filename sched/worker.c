@@ -480,8 +480,12 @@ static struct eddy__task *steal(struct eddy__worker *w)
         if (v == w)
             continue;
         uint32_t tk = atomic_load_explicit(&v->tick_pub, memory_order_relaxed);
-        if (tk != w->seen_tick[i] || w->seen_at[i] == 0 ||
-            atomic_load_explicit(&v->park_state, memory_order_relaxed) == EDDY__PARK_PARKED) {
+        /* parked counts as stuck only while its reactor holds readiness
+           that it must run to deliver (woken, but not given a CPU) */
+        bool parked = atomic_load_explicit(&v->park_state, memory_order_relaxed) ==
+                          EDDY__PARK_PARKED &&
+                      (s->drv_ops->stranded == NULL || !s->drv_ops->stranded(v->drv));
+        if (tk != w->seen_tick[i] || w->seen_at[i] == 0 || parked) {
             w->seen_tick[i] = tk;
             w->seen_at[i] = now;
             continue;
