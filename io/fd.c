@@ -520,34 +520,56 @@ ssize_t eddy_write(int fd, const void *buf, size_t n)
     return eddy_writev(fd, &v, 1);
 }
 
+/* Drops everything eddy knows of fd: its registration, readiness and
+   watch; waiting tasks wake and see the new generation (-EBADF). Caller
+   holds e->lock. */
+static void forget_locked(struct fd_entry *e, int fd)
+{
+    e->gen++;
+    e->ready = 0;
+    e->nonblock = false;
+    e->not_socket = false;
+    if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
+        eddy__io_del(e->drv, fd, event_data(fd, e->reg));
+        atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
+    }
+    e->drv = NULL;
+    e->watch = NULL;
+    note_interest(e);
+    for (int d = 0; d < 2; d++)
+        if (e->waiter[d] != NULL)
+            eddy__wake(e->waiter[d]);
+}
+
 int eddy_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
     struct fd_entry *e = entry(fd, false);
-    if (e != NULL) {
-        pthread_mutex_lock(&e->lock);
-        e->gen++;
-        e->ready = 0;
-        e->nonblock = false;
-        e->not_socket = false;
-        if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
-            eddy__io_del(e->drv, fd, event_data(fd, e->reg));
-            atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
-        }
-        e->drv = NULL;
-        e->watch = NULL;
-        note_interest(e);
-        for (int d = 0; d < 2; d++)
-            if (e->waiter[d] != NULL)
-                eddy__wake(e->waiter[d]); /* it sees the new generation: -EBADF */
-        /* closed under the lock: the number cannot be reused (and a new
-           entry state begun) before the waiters were told */
-        int rc = close(fd) < 0 ? -errno : 0;
-        pthread_mutex_unlock(&e->lock);
-        return rc;
-    }
-    return close(fd) < 0 ? -errno : 0;
+    if (e == NULL)
+        return close(fd) < 0 ? -errno : 0;
+    pthread_mutex_lock(&e->lock);
+    forget_locked(e, fd);
+    /* closed under the lock: the number cannot be reused (and a new entry
+       state begun) before the waiters were told */
+    int rc = close(fd) < 0 ? -errno : 0;
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int eddy_fd_release(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (fcntl(fd, F_GETFD) < 0)
+        return -errno;
+    struct fd_entry *e = entry(fd, false);
+    if (e == NULL)
+        return 0; /* eddy never kept anything of it */
+    pthread_mutex_lock(&e->lock);
+    forget_locked(e, fd);
+    pthread_mutex_unlock(&e->lock);
+    return 0;
 }
 
 /* ------------------------------------------------ for the socket files */

@@ -98,11 +98,27 @@ EDDY_API ssize_t eddy_writev(int fd, const struct iovec *iov, int cnt);
  * number (plain threads blocked on it are not woken). An fd that an eddy
  * call has waited on must be closed with eddy_close, not close(2): eddy
  * keeps its registration with a reactor, which a new fd with the same
- * number would otherwise inherit.
+ * number would otherwise inherit (other code that closes it with close(2)
+ * must be preceded by eddy_fd_release).
  *
  * Errors: -EBADF (fd negative or not open), the errno of close(2) (-EIO...).
  */
 EDDY_API int eddy_close(int fd);
+
+/**
+ * Makes eddy forget fd without closing it: tasks waiting on it wake with
+ * -EBADF, its reactor registration is dropped, no readiness event of it
+ * reaches a later fd with the same number, and its flags are left as they
+ * are (O_NONBLOCK stays). The counterpart of eddy_close for an fd that
+ * other code will close with close(2): call it before that close, e.g.
+ * from a third-party library's cleanup hook. The fd may be used with eddy
+ * calls again afterwards (they register it anew).
+ *
+ * Errors: -EBADF (fd negative or not open).
+ *
+ * Thread safety: any thread. Does not suspend.
+ */
+EDDY_API int eddy_fd_release(int fd);
 
 /* ---------------------------------------------------------------- sockets */
 
