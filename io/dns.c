@@ -2,7 +2,8 @@
  * io/dns.c: host name resolution for the socket calls. Numeric addresses
  * are parsed at once; names go to getaddrinfo, which blocks, so a task runs
  * it on the runtime's blocking pool (a small task kind of io's own) and
- * suspends until it is done. A plain thread calls getaddrinfo directly.
+ * suspends until it is done. A plain thread calls getaddrinfo directly; a
+ * worker outside a task (a signal handler) is refused, as it would block.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -98,6 +99,8 @@ int eddy__resolve(const char *host, uint16_t port, int socktype, int passive,
     int rc = lookup(host, ps, socktype, passive, 1, res);
     if (rc == 0)
         return 0;
+    if (eddy__on_worker_outside_task())
+        return -EPERM; /* a signal handler: getaddrinfo would block the worker */
     struct eddy__sched *s = eddy__sched_current();
     if (s == NULL || eddy__task_current() == NULL)
         return lookup(host, ps, socktype, passive, 0, res);
@@ -131,12 +134,12 @@ int eddy__resolve(const char *host, uint16_t port, int socktype, int passive,
         rc = d->rc;
         *res = d->res;
         d->res = NULL;
-    } else if (rc != -ECANCELED || !(eddy__task_flags(t) & EDDY__T_COMPLETE)) {
-        /* this task was cancelled while the lookup runs: detach, the pool
-           finishes it and the release frees its result */
+    } else if (eddy__task_flags(t) & EDDY__T_JOIN_INTEREST) {
+        /* the wait ended first (this task's abort or deadline) and the
+           handle is still ours: detach, the pool finishes the lookup and
+           the release frees its result (the flag, not rc, tells: -ECANCELED
+           may also be the lookup's own abort, which consumed the handle) */
         eddy__task_detach(t);
-    } else {
-        rc = -ECANCELED;
     }
     eddy__task_unref(t);
     return rc;

@@ -210,7 +210,7 @@ static int begin(int fd, int dir, struct fd_entry **out, uint64_t *tick, uint32_
         return -EBADF;
     struct fd_entry *e = entry(fd, true);
     if (e == NULL)
-        return fd < 0 ? -EBADF : -ENOMEM;
+        return -ENOMEM;
     pthread_mutex_lock(&e->lock);
     int rc = make_nonblocking(e, fd);
     *tick = e->tick[dir];
@@ -317,8 +317,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
     if (fd < 0 || (events & (EDDY_READABLE | EDDY_WRITABLE)) == 0)
         return -EINVAL;
     events &= EDDY_READABLE | EDDY_WRITABLE;
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-                                       : eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = eddy__deadline_after_ms(timeout_ms);
     int rc = eddy__wait_check();
     if (rc < 0)
         return rc;
@@ -415,8 +414,7 @@ ssize_t eddy_read_timeout(int fd, void *buf, size_t n, int64_t timeout_ms)
     int rc = begin(fd, DIR_READ, &e, &tick, &gen);
     if (rc < 0)
         return rc;
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-                                       : eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = eddy__deadline_after_ms(timeout_ms);
     rc = eddy__wait_check();
     if (rc < 0)
         return rc;

@@ -27,11 +27,6 @@
 /* EMFILE back-off: 1, 2, 4 ... 64 ms between attempts. */
 #define ACCEPT_BACKOFF_MAX_MS 64
 
-static uint64_t deadline_after(int64_t timeout_ms)
-{
-    return timeout_ms < 0 ? UINT64_MAX : eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
-}
-
 /* Resolves host:port for a passive socket of socktype and binds the first
    address that works (SO_REUSEADDR; SO_REUSEPORT on request); listens with
    backlog unless it is negative (UDP). *fd receives the socket. */
@@ -117,15 +112,21 @@ int eddy_tcp_accept(int lfd, int *cfd, struct sockaddr_storage *peer)
         if (e == EMFILE || e == ENFILE) {
             /* out of descriptors: the connection waits in the backlog;
                retry later rather than spin or give up */
+            if (eddy__on_worker_outside_task())
+                return -EPERM; /* sleeping here would stall the worker */
             if (atomic_exchange(&warned, 1) == 0)
                 fprintf(stderr, "eddy: accept: %s; backing off until descriptors free up\n",
                         strerror(e));
-            rc = eddy__task_current() != NULL ? eddy__wait(eddy__now_ns() + (uint64_t)backoff * 1000000u)
-                                              : (usleep((useconds_t)backoff * 1000), -ETIMEDOUT);
-            if (rc == -ECANCELED)
+            /* a task waits on its timer (an abort wakes it); a plain
+               thread sleeps */
+            if (eddy__task_current() != NULL)
+                (void)eddy__wait(eddy__deadline_after_ms(backoff));
+            else
+                usleep((useconds_t)backoff * 1000);
+            /* whatever ended the wait: stop if aborted or past the deadline */
+            rc = eddy__wait_check();
+            if (rc < 0)
                 return rc;
-            if (rc == -ETIMEDOUT && eddy__wait_check() < 0)
-                return eddy__wait_check();
             if (backoff < ACCEPT_BACKOFF_MAX_MS)
                 backoff *= 2;
             continue;
@@ -183,7 +184,7 @@ int eddy_tcp_connect(int *fd, const char *host, uint16_t port, int64_t timeout_m
 {
     if (fd == NULL || host == NULL || port == 0)
         return -EINVAL;
-    uint64_t deadline = deadline_after(timeout_ms);
+    uint64_t deadline = eddy__deadline_after_ms(timeout_ms);
     int rc = eddy__wait_check();
     if (rc < 0)
         return rc;
@@ -325,5 +326,5 @@ int eddy_unix_connect(int *fd, const char *path, int64_t timeout_ms)
     a.ai_socktype = SOCK_STREAM;
     a.ai_addr = (struct sockaddr *)&sa;
     a.ai_addrlen = len;
-    return connect_one(&a, deadline_after(timeout_ms), fd);
+    return connect_one(&a, eddy__deadline_after_ms(timeout_ms), fd);
 }

@@ -233,7 +233,20 @@ int eddy_rt_block_on(eddy_rt *rt, eddy_fn fn, void *arg, void **result)
     int rc = eddy_rt_spawn(rt, &h, fn, arg);
     if (rc < 0)
         return rc;
-    return eddy_join(h, result);
+    struct eddy__task *t = eddy__task_from_handle(h);
+    /* our reference keeps t from being reused while we look at it after
+       the join */
+    eddy__task_ref(t);
+    rc = eddy__task_join(t, result, UINT64_MAX);
+    if (rc < 0 && (eddy__task_flags(t) & EDDY__T_JOIN_INTEREST)) {
+        /* the wait ended first (the caller's own abort or deadline, or no
+           memory for its waiter) and nobody else holds the handle: stop
+           fn's task and let it go, or it would never be released */
+        (void)eddy__task_abort(t);
+        eddy__task_detach(t);
+    }
+    eddy__task_unref(t);
+    return rc;
 }
 
 unsigned eddy_rt_workers(eddy_rt *rt)

@@ -44,12 +44,4 @@ bool eddy__rt_live(eddy_rt *rt);
 /** The runtime of the calling worker, NULL off the workers. */
 eddy_rt *eddy__rt_current(void);
 
-/** Microseconds-to-deadline helper: timeout_ms < 0 gives UINT64_MAX. */
-static inline uint64_t eddy__deadline_after_ms(int64_t timeout_ms)
-{
-    if (timeout_ms < 0)
-        return UINT64_MAX;
-    return eddy__now_ns() + (uint64_t)timeout_ms * 1000000u;
-}
-
 #endif

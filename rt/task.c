@@ -304,22 +304,25 @@ uint64_t eddy_now_ns(void)
 
 int eddy_sleep_until_ns(uint64_t deadline_ns)
 {
-    struct eddy__task *t = eddy__task_current();
-    if (t == NULL) {
+    if (eddy__task_current() == NULL) {
         if (eddy__on_worker_outside_task())
             return -EPERM;
-        struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
-                               .tv_nsec = (long)(deadline_ns % 1000000000u) };
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-            ;
-        return 0;
+        /* a plain thread with no task to abort sleeps; a blocking-pool
+           thread waits below, where an abort of its task wakes it */
+        if (eddy__blocking_current() == NULL) {
+            struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
+                                   .tv_nsec = (long)(deadline_ns % 1000000000u) };
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+                ;
+            return 0;
+        }
     }
     for (;;) {
         int rc = eddy__wait(deadline_ns);
-        t = eddy__task_current();
+        struct eddy__task *t = eddy__task_current();
         if (rc == -ETIMEDOUT) {
-            /* our own deadline is success; the scope's is not */
-            if (t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
+            /* our own deadline is success; a task's scope's is not */
+            if (t != NULL && t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
                 return -ETIMEDOUT;
             return 0;
         }
@@ -336,7 +339,7 @@ int eddy_sleep_ms(int64_t ms)
         eddy_yield();
         return eddy__wait_check();
     }
-    return eddy_sleep_until_ns(eddy__now_ns() + (uint64_t)ms * 1000000u);
+    return eddy_sleep_until_ns(eddy__deadline_after_ms(ms));
 }
 
 /* ----------------------------------------------------- deadline scopes */

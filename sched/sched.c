@@ -189,7 +189,7 @@ static uint64_t alive(struct eddy__sched *s)
 
 static bool wait_all_done(struct eddy__sched *s, int64_t grace_ms)
 {
-    uint64_t until = grace_ms < 0 ? UINT64_MAX : eddy__now_ns() + (uint64_t)grace_ms * 1000000u;
+    uint64_t until = eddy__deadline_after_ms(grace_ms);
     for (;;) {
         if (alive(s) == 0)
             return true;

@@ -109,6 +109,12 @@ static inline bool eddy__on_worker_outside_task(void)
 }
 
 /**
+ * The blocking task the calling blocking-pool thread runs, NULL elsewhere.
+ * Its abort wakes the thread's waits (eddy__wait).
+ */
+struct eddy__task *eddy__blocking_current(void);
+
+/**
  * The waiter to register before waiting: the running task, else the
  * calling thread's parker (a task-shaped object a plain thread blocks on;
  * NULL only when it cannot be allocated).
@@ -178,5 +184,20 @@ size_t eddy__sched_timers_armed(struct eddy__sched *s);
 void eddy__metrics_io_events(unsigned n);
 
 uint64_t eddy__now_ns(void);
+
+/**
+ * The deadline timeout_ms from now, in ns on eddy__now_ns's clock:
+ * UINT64_MAX (none) when timeout_ms is negative, and when it is so large
+ * that the sum would overflow (it is beyond any real wait anyway).
+ */
+static inline uint64_t eddy__deadline_after_ms(int64_t timeout_ms)
+{
+    if (timeout_ms < 0)
+        return UINT64_MAX;
+    uint64_t now = eddy__now_ns();
+    if ((uint64_t)timeout_ms > (UINT64_MAX - now) / 1000000u)
+        return UINT64_MAX;
+    return now + (uint64_t)timeout_ms * 1000000u;
+}
 
 #endif

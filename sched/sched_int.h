@@ -208,7 +208,6 @@ bool eddy__idle_others_busy(struct eddy__sched *s);
 int eddy__blocking_init(struct eddy__blocking *b, struct eddy__sched *s, unsigned max);
 void eddy__blocking_stop(struct eddy__blocking *b);
 void eddy__blocking_cancel_all(struct eddy__blocking *b);
-struct eddy__task *eddy__blocking_current(void);
 
 
 extern _Thread_local struct eddy__worker *eddy__tls_worker;

@@ -134,7 +134,8 @@ enum { EDDY_REUSEPORT = 1 };
  * A host name (not a numeric address) is resolved with getaddrinfo: inside
  * a task on the blocking pool, the task suspending meanwhile (an abort or
  * deadline then gives -ECANCELED / -ETIMEDOUT, a runtime shutting down
- * -ESHUTDOWN); elsewhere directly, blocking the thread.
+ * -ESHUTDOWN); on a plain thread directly, blocking the thread; on a worker
+ * outside a task (a signal handler) not at all: -EPERM.
  *
  * Errors: -EINVAL (fd NULL, unknown flags, host over 253 bytes),
  * EDDY_EAI_NONAME, EDDY_EAI_AGAIN, EDDY_EAI_FAIL, -ENOMEM, the errno of

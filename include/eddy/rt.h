@@ -87,8 +87,8 @@ EDDY_API int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg);
  * Runs fn(arg) as a task on rt and blocks the calling thread until it ends
  * (eddy_rt_spawn then eddy_join: from a task of another runtime, that task
  * suspends instead, and its own abort or deadline ends the wait with
- * -ECANCELED / -ETIMEDOUT while fn's task runs on). *result (when result is
- * not NULL) receives fn's return value.
+ * -ECANCELED / -ETIMEDOUT and aborts fn's task, which is then released when
+ * it ends). *result (when result is not NULL) receives fn's return value.
  *
  * Errors: -EINVAL (rt NULL or freed, fn NULL), -EPERM when called from one
  * of rt's own workers (it would block the worker: spawn and join instead),
@@ -185,10 +185,10 @@ EDDY_API int eddy_spawn_ex(eddy_task **out, eddy_fn fn, void *arg, const eddy_sp
  * Runs fn(arg) on the runtime's blocking thread pool (for code that blocks:
  * file I/O, getaddrinfo, CPU-heavy work). Joinable like any task. eddy_abort
  * stops it from starting; once it runs, its eddy calls that wait on a sync
- * object or a join (they block the pool thread) return -ECANCELED. The fd
- * calls of eddy/io.h see the abort only on entry (a poll(2) under way runs
- * on), eddy_sleep_ms with ms > 0 not at all, and plain blocking system
- * calls are not interrupted.
+ * object, a join or a sleep (they block the pool thread) return
+ * -ECANCELED. The fd calls of eddy/io.h see the abort only on entry (a
+ * poll(2) under way runs on), and plain blocking system calls are not
+ * interrupted.
  * The pool has at most eddy_rt_config.blocking_threads threads; further work
  * waits for a free one. Uses the runtime given by eddy_rt_current(), so it
  * must be called on a worker (use eddy_rt_spawn_blocking elsewhere).
@@ -252,9 +252,9 @@ EDDY_API void eddy_yield(void);
 
 /**
  * Sleeps ms milliseconds (<= 0: yields once). Returns 0, -ECANCELED or
- * -ETIMEDOUT (deadline). Suspends; on a plain thread (a blocking-pool task
- * too), ms > 0 sleeps in nanosleep and returns 0: an abort does not cut it
- * short.
+ * -ETIMEDOUT (deadline). Suspends; a blocking-pool task blocks its thread
+ * and an abort of it cuts the sleep short (-ECANCELED); any other plain
+ * thread sleeps in nanosleep and returns 0.
  */
 EDDY_API int eddy_sleep_ms(int64_t ms);
 

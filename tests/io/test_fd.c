@@ -265,6 +265,47 @@ static void abort_of_a_task_blocked_in_read_returns_ecanceled(void **state)
     eddy_rt_free(rt);
 }
 
+static void *read_without_a_limit(void *arg)
+{
+    int fd = *(int *)arg;
+    char c;
+    atomic_store(&waiting, 1);
+    return (void *)(intptr_t)eddy_read_timeout(fd, &c, 1, INT64_MAX);
+}
+
+static void *wait_fd_without_a_limit(void *arg)
+{
+    int fd = *(int *)arg;
+    atomic_store(&waiting, 1);
+    return (void *)(intptr_t)eddy_wait_fd(fd, EDDY_READABLE, INT64_MAX);
+}
+
+/* A timeout too large for nanoseconds means no limit: its deadline must
+   not wrap around into the past and expire at once. */
+static void huge_read_and_wait_fd_timeouts_wait_for_data(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    int fd[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+    eddy_fn fns[] = { read_without_a_limit, wait_fd_without_a_limit };
+    intptr_t want[] = { 1, EDDY_READABLE };
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&waiting, 0);
+        eddy_task *h = spawn(rt, fns[i], &fd[0]);
+        while (!atomic_load(&waiting))
+            sched_yield();
+        void *r = (void *)9;
+        assert_err(eddy_join_timeout(h, &r, 50), -ETIMEDOUT); /* still waiting */
+        assert_int_equal(write(fd[1], "x", 1), 1);
+        assert_ok(eddy_join_timeout(h, &r, 5000));
+        assert_int_equal((intptr_t)r, want[i]);
+    }
+    assert_ok(eddy_close(fd[0]));
+    assert_ok(eddy_close(fd[1]));
+    eddy_rt_free(rt);
+}
+
 static void *feed(void *arg)
 {
     int fd = *(int *)arg;
@@ -345,6 +386,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(wait_fd_wakes_when_the_peer_writes),
     cmocka_unit_test(close_wakes_a_task_waiting_on_the_fd_with_ebadf),
     cmocka_unit_test(abort_of_a_task_blocked_in_read_returns_ecanceled),
+    cmocka_unit_test(huge_read_and_wait_fd_timeouts_wait_for_data),
     cmocka_unit_test(a_plain_thread_reads_what_a_task_writes),
     cmocka_unit_test(an_fd_outlives_the_runtime_it_was_registered_with),
 };

@@ -267,6 +267,36 @@ static void abort_of_tasks_blocked_in_accept_and_connect_returns_ecanceled(void 
     eddy_rt_free(rt);
 }
 
+static void *connect_without_a_limit(void *arg)
+{
+    struct full_backlog *b = arg;
+    int fd;
+    atomic_store(&in_call, 1);
+    return (void *)(intptr_t)eddy_tcp_connect(&fd, "127.0.0.1", b->port, INT64_MAX);
+}
+
+/* A timeout too large for nanoseconds means no limit: its deadline must
+   not wrap around into the past and expire at once. */
+static void a_connect_with_a_huge_timeout_waits_until_aborted(void **state)
+{
+    (void)state;
+    eddy_rt *rt = new_rt_small_stack(1);
+    struct full_backlog b;
+    make_full_backlog(&b);
+    atomic_store(&in_call, 0);
+    eddy_task *h;
+    assert_ok(eddy_rt_spawn(rt, &h, connect_without_a_limit, &b));
+    while (!atomic_load(&in_call))
+        sched_yield();
+    void *r = (void *)1;
+    assert_err(eddy_join_timeout(h, &r, 50), -ETIMEDOUT); /* still connecting */
+    assert_ok(eddy_abort(h));
+    assert_err(eddy_join_timeout(h, &r, 5000), -ECANCELED);
+    assert_int_equal((intptr_t)r, -ECANCELED);
+    free_full_backlog(&b);
+    eddy_rt_free(rt);
+}
+
 /* --------------------------------------------------- reset, half-close */
 
 struct pairctx {
@@ -562,6 +592,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(connect_to_a_closed_port_is_refused),
     cmocka_unit_test(connect_to_a_listener_with_a_full_backlog_times_out),
     cmocka_unit_test(abort_of_tasks_blocked_in_accept_and_connect_returns_ecanceled),
+    cmocka_unit_test(a_connect_with_a_huge_timeout_waits_until_aborted),
     cmocka_unit_test(a_peer_reset_reads_as_econnreset),
     cmocka_unit_test(half_close_lets_the_peer_read_eof_then_answer),
     cmocka_unit_test(an_unknown_host_name_is_reported),

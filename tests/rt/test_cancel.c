@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "rt/rt_int.h"
@@ -218,6 +219,56 @@ static void deadline_applies_to_join(void **state)
 }
 
 
+/* eddy_rt_block_on from a task of another runtime, cut short by the
+   caller's own deadline: the task it spawned must not be left with a
+   handle nobody will join. It is aborted, and released once it ends. */
+struct block_on_cut {
+    eddy_rt *other;
+    struct eddy__task *_Atomic inner; /* the task block_on spawned */
+    uint16_t inner_gen;               /* its generation while it runs */
+    atomic_int inner_rc;
+};
+
+static void *inner_sleeps(void *arg)
+{
+    struct block_on_cut *b = arg;
+    struct eddy__task *self = eddy__task_current();
+    b->inner_gen = atomic_load(&self->gen);
+    atomic_store(&b->inner, self); /* publishes inner_gen */
+    atomic_store(&b->inner_rc, eddy_sleep_ms(10000));
+    return NULL;
+}
+
+static void *block_on_within_a_deadline(void *arg)
+{
+    struct block_on_cut *b = arg;
+    EDDY_TASK_CHECK(eddy_deadline_push(100) == 0);
+    int rc = eddy_rt_block_on(b->other, inner_sleeps, b, NULL);
+    eddy_deadline_pop();
+    return (void *)(intptr_t)rc;
+}
+
+static void block_on_cut_short_aborts_and_releases_its_task(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1), *other = eddy_test_new_rt(1);
+    struct block_on_cut b = { .other = other, .inner = NULL, .inner_rc = 1 };
+    void *r = NULL;
+    assert_ok(eddy_rt_block_on(rt, block_on_within_a_deadline, &b, &r));
+    assert_int_equal((intptr_t)r, -ETIMEDOUT);
+    struct eddy__task *inner = atomic_load(&b.inner);
+    assert_non_null(inner);
+    /* aborted: its sleep ends; released: its block's generation moves on */
+    int64_t until = eddy_test_now_ms() + 5000;
+    while ((atomic_load(&b.inner_rc) == 1 || atomic_load(&inner->gen) == b.inner_gen) &&
+           eddy_test_now_ms() < until)
+        usleep(1000);
+    assert_int_equal(atomic_load(&b.inner_rc), -ECANCELED);
+    assert_int_not_equal(atomic_load(&inner->gen), b.inner_gen);
+    eddy_rt_free(rt);
+    eddy_rt_free(other);
+}
+
 static void *timed_recv(void *arg)
 {
     int v;
@@ -270,6 +321,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(deadline_scope_turns_a_long_sleep_into_etimedout),
     cmocka_unit_test(nested_deadlines_never_extend_outer_ones),
     cmocka_unit_test(deadline_applies_to_join),
+    cmocka_unit_test(block_on_cut_short_aborts_and_releases_its_task),
     cmocka_unit_test(cancelled_and_completed_waits_leave_no_timer_behind),
 };
 

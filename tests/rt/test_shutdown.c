@@ -37,6 +37,21 @@ static void shutdown_waits_for_tasks_that_end_within_grace(void **state)
     eddy_rt_free(rt);
 }
 
+/* A grace too large for nanoseconds means no limit, not one that wrapped
+   around into the past and aborts at once. */
+static void a_huge_grace_waits_for_the_tasks(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    atomic_int done;
+    atomic_init(&done, 0);
+    for (int i = 0; i < 10; i++)
+        assert_ok(eddy_rt_spawn(rt, NULL, short_sleep, &done));
+    assert_ok(eddy_rt_shutdown(rt, INT64_MAX));
+    assert_int_equal(atomic_load(&done), 10);
+    eddy_rt_free(rt);
+}
+
 static atomic_int sleepers_started;
 
 static void *sleep_then_count(void *arg)
@@ -243,6 +258,7 @@ static void free_stops_a_blocking_task_waiting_in_an_eddy_call(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(shutdown_waits_for_tasks_that_end_within_grace),
+    cmocka_unit_test(a_huge_grace_waits_for_the_tasks),
     cmocka_unit_test(shutdown_aborts_tasks_still_running_after_grace),
     cmocka_unit_test(free_drops_tasks_that_never_end_and_releases_everything),
     cmocka_unit_test(shutdown_ends_a_task_tree_that_keeps_spawning),

@@ -5,9 +5,11 @@
 /* ctest-labels: concurrency */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -218,6 +220,75 @@ static void join_timeout_expires_and_leaves_the_handle_valid(void **state)
     eddy_rt_free(rt);
 }
 
+/* Timeouts too large for nanoseconds mean no limit: the deadline must not
+   wrap around into the past and expire at once. */
+static atomic_int huge_started;
+
+static void *sleep_without_a_limit(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&huge_started, 1);
+    return (void *)(intptr_t)eddy_sleep_ms(INT64_MAX);
+}
+
+static void *join_without_a_limit(void *arg)
+{
+    atomic_fetch_add(&huge_started, 1);
+    return (void *)(intptr_t)eddy_join_timeout(arg, NULL, INT64_MAX);
+}
+
+static void *recv_without_a_limit(void *arg)
+{
+    int v = 0;
+    atomic_fetch_add(&huge_started, 1);
+    int rc = eddy_chan_recv_timeout(arg, &v, INT64_MAX);
+    return (void *)(intptr_t)(rc == 0 ? v : rc);
+}
+
+static void *sleep_in_a_huge_deadline_scope(void *arg)
+{
+    (void)arg;
+    if (eddy_deadline_push(INT64_MAX) < 0)
+        return (void *)1;
+    int rc = eddy_sleep_ms(10);
+    eddy_deadline_pop();
+    return (void *)(intptr_t)rc;
+}
+
+static void huge_timeouts_wait_instead_of_wrapping_around(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    eddy_chan *c;
+    assert_ok(eddy_chan_new(&c, 1, sizeof(int)));
+    atomic_store(&huge_started, 0);
+    eddy_task *sleeper, *joiner, *receiver;
+    assert_ok(eddy_rt_spawn(rt, &sleeper, sleep_without_a_limit, NULL));
+    assert_ok(eddy_rt_spawn(rt, &joiner, join_without_a_limit, sleeper));
+    assert_ok(eddy_rt_spawn(rt, &receiver, recv_without_a_limit, c));
+    int64_t until = eddy_test_now_ms() + 5000;
+    while (atomic_load(&huge_started) < 3 && eddy_test_now_ms() < until)
+        sched_yield();
+    assert_int_equal(atomic_load(&huge_started), 3);
+    void *r = (void *)1;
+    /* all three still wait 50 ms later */
+    assert_err(eddy_join_timeout(receiver, &r, 50), -ETIMEDOUT);
+    assert_err(eddy_join_timeout(joiner, &r, 0), -ETIMEDOUT);
+    int v = 42;
+    assert_ok(eddy_chan_send(c, &v));
+    assert_ok(eddy_join_timeout(receiver, &r, 5000));
+    assert_int_equal((intptr_t)r, 42);
+    /* the joiner sees the sleeper end by abort */
+    assert_ok(eddy_abort(sleeper));
+    assert_ok(eddy_join_timeout(joiner, &r, 5000));
+    assert_int_equal((intptr_t)r, -ECANCELED);
+    /* a scope without a real limit cuts nothing short */
+    assert_ok(eddy_rt_block_on(rt, sleep_in_a_huge_deadline_scope, NULL, &r));
+    assert_int_equal((intptr_t)r, 0);
+    eddy_chan_free(c);
+    eddy_rt_free(rt);
+}
+
 static void *blocking_work(void *arg)
 {
     struct timespec ts = { 0, 20 * 1000000 };
@@ -248,6 +319,38 @@ static void spawn_blocking_runs_off_the_workers_and_joins(void **state)
     void *sum = NULL;
     assert_ok(eddy_rt_block_on(rt, spawn_blocking_from_task, NULL, &sum));
     assert_int_equal((uintptr_t)sum, 2 * 28);
+    eddy_rt_free(rt);
+}
+
+static atomic_int blocking_sleeping;
+
+static void *blocking_sleep_long(void *arg)
+{
+    (void)arg;
+    atomic_store(&blocking_sleeping, 1);
+    return (void *)(intptr_t)eddy_sleep_ms(10000);
+}
+
+/* Once a blocking task runs, its eddy suspending calls answer an abort:
+   a sleep on the pool thread too. */
+static void abort_wakes_a_blocking_task_from_its_sleep(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1);
+    atomic_store(&blocking_sleeping, 0);
+    eddy_task *h;
+    assert_ok(eddy_rt_spawn_blocking(rt, &h, blocking_sleep_long, NULL));
+    int64_t until = eddy_test_now_ms() + 5000;
+    while (!atomic_load(&blocking_sleeping) && eddy_test_now_ms() < until)
+        sched_yield();
+    assert_true(atomic_load(&blocking_sleeping));
+    usleep(50000);
+    int64_t t0 = eddy_test_now_ms();
+    assert_ok(eddy_abort(h));
+    void *r = (void *)1;
+    assert_err(eddy_join_timeout(h, &r, 5000), -ECANCELED);
+    assert_int_equal((intptr_t)r, -ECANCELED);
+    assert_true(eddy_test_now_ms() - t0 < 2000);
     eddy_rt_free(rt);
 }
 
@@ -426,7 +529,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sleep_waits_at_least_its_duration),
     cmocka_unit_test(thousands_of_sleepers_all_wake),
     cmocka_unit_test(join_timeout_expires_and_leaves_the_handle_valid),
+    cmocka_unit_test(huge_timeouts_wait_instead_of_wrapping_around),
     cmocka_unit_test(spawn_blocking_runs_off_the_workers_and_joins),
+    cmocka_unit_test(abort_wakes_a_blocking_task_from_its_sleep),
     cmocka_unit_test(misuse_is_answered_with_errors_not_crashes),
     cmocka_unit_test(joining_yourself_is_refused),
     cmocka_unit_test(a_task_that_never_waits_still_lets_others_run),
