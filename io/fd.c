@@ -324,6 +324,15 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
     struct eddy__task *self = eddy__task_current();
     if (self == NULL && eddy__on_worker_outside_task())
         return -EPERM; /* a signal handler on a worker: never block it */
+    struct fd_entry *e = entry(fd, true);
+    if (e == NULL)
+        return -ENOMEM;
+    /* O_NONBLOCK on first use, as every eddy I/O call (API.md) */
+    pthread_mutex_lock(&e->lock);
+    rc = make_nonblocking(e, fd);
+    pthread_mutex_unlock(&e->lock);
+    if (rc < 0)
+        return rc;
     if (self == NULL) { /* a plain thread blocks in poll(2) */
         for (;;) {
             int ms = -1;
@@ -339,9 +348,6 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
                 return r;
         }
     }
-    struct fd_entry *e = entry(fd, true);
-    if (e == NULL)
-        return -ENOMEM;
     for (;;) {
         /* level check first (a third-party fd may hold data already); the
            ticks taken before it tell whether an edge came in between */

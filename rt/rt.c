@@ -49,6 +49,26 @@ static int live_add(eddy_rt *rt)
     return rc;
 }
 
+/* Claims rt for eddy_rt_free: false when it is not live or another free
+   claimed it. It stays in the table through the shutdown (its tasks'
+   spawns get -ESHUTDOWN, not -EINVAL) until live_remove, which comes
+   before its parts are released. */
+static bool live_claim_for_free(eddy_rt *rt)
+{
+    bool ok = false;
+    pthread_mutex_lock(&live_lock);
+    unsigned n = atomic_load_explicit(&live_used, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++) {
+        if (atomic_load_explicit(&live[i], memory_order_relaxed) == rt) {
+            ok = !rt->freeing; /* in the table: its memory is still there */
+            rt->freeing = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&live_lock);
+    return ok;
+}
+
 /* Takes rt out of the table; false when it was not in it. */
 static bool live_remove(eddy_rt *rt)
 {
@@ -122,6 +142,9 @@ int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg_in)
         cfg.stack_size = EDDY__DEFAULT_STACK;
     if (cfg.blocking_threads == 0)
         cfg.blocking_threads = 64;
+    for (size_t i = 0; i < sizeof cfg.reserved / sizeof cfg.reserved[0]; i++)
+        if (cfg.reserved[i] != NULL)
+            return -EINVAL; /* not initialised with eddy_rt_config_init */
     if (cfg.workers > EDDY__MAX_WORKERS || cfg.stack_size < EDDY__MIN_STACK ||
         cfg.stack_size > EDDY__MAX_STACK ||
         (cfg.io_backend != EDDY_IO_AUTO && cfg.io_backend != EDDY_IO_EPOLL &&
@@ -211,13 +234,15 @@ void eddy_rt_free(eddy_rt *rt)
         fprintf(stderr, "eddy: eddy_rt_free from a task of that runtime; ignored\n");
         return;
     }
-    if (!live_remove(rt)) {
+    if (!live_claim_for_free(rt)) {
         fprintf(stderr, "eddy: eddy_rt_free(%p): not a live runtime (freed twice?); ignored\n",
                 (void *)rt);
         return;
     }
     if (atomic_load(&rt->shut_down) == 0)
         (void)shutdown_once(rt, 0);
+    /* out of the table before its parts go: a late call gets -EINVAL */
+    (void)live_remove(rt);
     eddy__sched_free(rt->sched); /* drops what is left: stacks go back */
     eddy__stack_pool_destroy(&rt->stacks);
     free_parts(rt);

@@ -36,6 +36,7 @@ struct eddy_rt {
     struct eddy__thread_ctx *thread_ctx; /* [nworkers] owner: worker i */
     struct eddy__stack_pool stacks;
     _Atomic int shut_down;             /* any thread (atomic) */
+    bool freeing;                      /* guarded by: rt.c's live_lock */
 };
 
 /** True when rt is a runtime made by eddy_rt_new and not yet freed. */

@@ -171,6 +171,9 @@ static int spawn_on(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg, const e
     int worker = -1;
     size_t stack_size = 0;
     if (o != NULL) {
+        for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+            if (o->reserved[i] != NULL)
+                return -EINVAL; /* not initialised with eddy_spawn_opts_init */
         if (o->worker >= 0 && (unsigned)o->worker >= rt->nworkers)
             return -EINVAL;
         if (o->stack_size != 0 &&

@@ -24,6 +24,14 @@ static void task_timer_fired(struct eddy__timer *tm)
     eddy__wake(t);
 }
 
+/* Cooperative budget: a task whose operations never have to wait still
+   lets the others run now and then (and lets a stopping worker stop). */
+static void spend_budget(struct eddy__worker *w)
+{
+    if (w->budget > 0 && --w->budget == 0)
+        eddy__yield_current();
+}
+
 int eddy__wait_check(void)
 {
     struct eddy__worker *w = eddy__worker_current();
@@ -32,12 +40,8 @@ int eddy__wait_check(void)
         struct eddy__task *b = eddy__blocking_current();
         return b != NULL && eddy__task_cancelled(b) ? -ECANCELED : 0;
     }
-    /* cooperative budget: a task whose operations never have to wait
-       still lets the others run now and then */
-    if (w->budget > 0 && --w->budget == 0) {
-        eddy__yield_current();
-        t = eddy__task_current(); /* resumed, maybe on another worker */
-    }
+    spend_budget(w);
+    t = eddy__task_current(); /* resumed, maybe on another worker */
     if (eddy__task_cancelled(t))
         return -ECANCELED;
     if (t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
@@ -64,12 +68,14 @@ int eddy__wait(uint64_t deadline_ns)
         return rc;
     }
     uint64_t dl = deadline_ns < t->deadline_ns ? deadline_ns : t->deadline_ns;
-    if (eddy__task_cancelled(t))
-        return -ECANCELED;
+    if (eddy__task_cancelled(t) || (dl != UINT64_MAX && eddy__now_ns() >= dl)) {
+        /* a wait that ends before it began still spends budget: an aborted
+           task retrying it in a loop must not hold its worker for good */
+        spend_budget(eddy__worker_current());
+        return eddy__task_cancelled(t) ? -ECANCELED : -ETIMEDOUT;
+    }
     bool armed = false;
     if (dl != UINT64_MAX) {
-        if (eddy__now_ns() >= dl)
-            return -ETIMEDOUT;
         t->timer.fire = task_timer_fired;
         armed = eddy__timer_arm(&t->timer, dl) == 0;
     }

@@ -5,6 +5,7 @@
  */
 /* ctest-labels: concurrency */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -379,8 +380,39 @@ static void an_fd_outlives_the_runtime_it_was_registered_with(void **state)
     assert_ok(eddy_close(fd[1]));
 }
 
+/* API.md: any fd handed to an eddy I/O call is switched to O_NONBLOCK on
+   first use, eddy_wait_fd included (from a task and from a plain thread). */
+static void *wait_fd_in_task(void *arg)
+{
+    EDDY_TASK_CHECK(eddy_wait_fd(*(int *)arg, EDDY_READABLE, 0) == -ETIMEDOUT);
+    return NULL;
+}
+
+static void wait_fd_switches_the_fd_to_nonblocking(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1);
+    int p[2], q[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(pipe(q), 0);
+    assert_false(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+    void *res = (void *)1;
+    assert_ok(eddy_rt_block_on(rt, wait_fd_in_task, &p[0], &res));
+    assert_null(res);
+    assert_true(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+    assert_false(fcntl(q[0], F_GETFL) & O_NONBLOCK);
+    assert_err(eddy_wait_fd(q[0], EDDY_READABLE, 0), -ETIMEDOUT);
+    assert_true(fcntl(q[0], F_GETFL) & O_NONBLOCK);
+    for (int i = 0; i < 2; i++) {
+        assert_ok(eddy_close(p[i]));
+        assert_ok(eddy_close(q[i]));
+    }
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(ping_pong_over_a_socketpair_between_two_workers),
+    cmocka_unit_test(wait_fd_switches_the_fd_to_nonblocking),
     cmocka_unit_test(a_large_write_that_hits_eagain_arrives_intact),
     cmocka_unit_test(read_timeout_and_wait_fd_timeout_expire),
     cmocka_unit_test(wait_fd_wakes_when_the_peer_writes),

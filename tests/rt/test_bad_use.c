@@ -125,6 +125,37 @@ struct on_worker {
     eddy_rt *rt;
 };
 
+static void *spawn_with_opts(void *arg)
+{
+    eddy_task *h = NULL;
+    int rc = eddy_spawn_ex(&h, ret_arg, NULL, arg);
+    if (rc == 0)
+        (void)eddy_join(h, NULL);
+    return (void *)(intptr_t)rc;
+}
+
+/* A config or options struct not made by its _init (stack garbage in the
+   reserved slots) is refused: a later version gives those slots meaning. */
+static void reserved_fields_not_zero_are_einval(void **state)
+{
+    (void)state;
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.reserved[3] = &cfg;
+    eddy_rt *rt = NULL;
+    assert_err(eddy_rt_new(&rt, &cfg), -EINVAL);
+    assert_null(rt);
+    rt = eddy_test_new_rt(1);
+    eddy_spawn_opts o;
+    eddy_spawn_opts_init(&o);
+    o.reserved[0] = &o;
+    void *res = NULL;
+    assert_ok(eddy_rt_block_on(rt, spawn_with_opts, &o, &res));
+    assert_int_equal((intptr_t)res, -EINVAL);
+    eddy_rt_free(rt);
+}
+
 static void *task_side(void *arg)
 {
     struct on_worker *o = arg;
@@ -325,6 +356,7 @@ static void accept_out_of_descriptors_on_a_worker_outside_a_task_is_eperm(void *
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(null_handles_and_out_pointers_are_einval),
     cmocka_unit_test(a_freed_runtime_is_refused),
+    cmocka_unit_test(reserved_fields_not_zero_are_einval),
     cmocka_unit_test(suspending_calls_that_cannot_work_are_eperm),
     cmocka_unit_test(a_suspending_call_on_a_worker_outside_a_task_is_eperm),
     cmocka_unit_test(a_host_lookup_on_a_worker_outside_a_task_is_eperm),

@@ -142,6 +142,84 @@ static void free_drops_tasks_that_never_end_and_releases_everything(void **state
     eddy_chan_free(c);
 }
 
+/* Worse still: retries at once, never yielding. The retried call returns
+   without suspending once the task is aborted; it must still give its
+   worker back now and then, or the worker can never stop. */
+static void *retry_sleep_forever(void *arg)
+{
+    atomic_fetch_add((atomic_int *)arg, 1);
+    for (;;)
+        (void)eddy_sleep_ms(10);
+    return NULL;
+}
+
+static void *retry_join_forever(void *arg)
+{
+    atomic_int *entered = arg;
+    atomic_int child_entered;
+    atomic_init(&child_entered, 0);
+    eddy_task *h;
+    /* a child that never ends either, so the handle stays joinable */
+    if (eddy_spawn(&h, retry_sleep_forever, &child_entered) < 0)
+        return NULL;
+    atomic_fetch_add(entered, 1);
+    for (;;)
+        (void)eddy_join_timeout(h, NULL, 10);
+    return NULL;
+}
+
+static void free_drops_tasks_that_retry_a_wait_in_a_tight_loop(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1); /* one worker: it must get free */
+    atomic_int entered;
+    atomic_init(&entered, 0);
+    assert_ok(eddy_rt_spawn(rt, NULL, retry_sleep_forever, &entered));
+    assert_ok(eddy_rt_spawn(rt, NULL, retry_join_forever, &entered));
+    int64_t until = eddy_test_now_ms() + 5000;
+    while (atomic_load(&entered) < 2 && eddy_test_now_ms() < until)
+        sched_yield();
+    assert_int_equal(atomic_load(&entered), 2);
+    assert_err(eddy_rt_shutdown(rt, 50), -ETIMEDOUT);
+    int64_t t0 = eddy_test_now_ms();
+    eddy_rt_free(rt); /* hung in the worker's join before the fix */
+    assert_true(eddy_test_now_ms() - t0 < 5000);
+}
+
+/* While eddy_rt_free unwinds the runtime's tasks, the runtime is shutting
+   down, not gone: a task's spawn on it is refused with -ESHUTDOWN. */
+static atomic_int spawn_during_free_rc = 1;
+
+static void *noop(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void *spawn_when_aborted(void *arg)
+{
+    eddy_rt *rt = eddy_rt_current();
+    atomic_fetch_add((atomic_int *)arg, 1);
+    while (eddy_sleep_ms(60000) == 0)
+        ;
+    atomic_store(&spawn_during_free_rc, eddy_rt_spawn(rt, NULL, noop, NULL));
+    return NULL;
+}
+
+static void a_spawn_during_free_gets_eshutdown(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    atomic_int entered;
+    atomic_init(&entered, 0);
+    assert_ok(eddy_rt_spawn(rt, NULL, spawn_when_aborted, &entered));
+    int64_t until = eddy_test_now_ms() + 5000;
+    while (atomic_load(&entered) < 1 && eddy_test_now_ms() < until)
+        sched_yield();
+    eddy_rt_free(rt); /* aborts the sleeper, which then spawns */
+    assert_int_equal(atomic_load(&spawn_during_free_rc), -ESHUTDOWN);
+}
+
 static void *spawn_children_forever(void *arg)
 {
     (void)arg;
@@ -265,6 +343,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(an_idle_runtime_uses_almost_no_cpu),
     cmocka_unit_test(shutdown_aborts_a_task_that_first_suspends_after_it_began),
     cmocka_unit_test(free_stops_a_blocking_task_waiting_in_an_eddy_call),
+    cmocka_unit_test(free_drops_tasks_that_retry_a_wait_in_a_tight_loop),
+    cmocka_unit_test(a_spawn_during_free_gets_eshutdown),
 };
 
 EDDY_TEST_MAIN(tests, 120)
