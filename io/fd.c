@@ -220,6 +220,70 @@ static int begin(int fd, int dir, struct fd_entry **out, uint64_t *tick, uint32_
     return rc;
 }
 
+/* A plain thread (no worker) waits in poll(2), its parker taking the
+   waiter slots so that eddy_close (and an abort of the thread's blocking
+   task) wakes it like a task. events: EDDY_READABLE|EDDY_WRITABLE; *ready
+   (may be NULL) gets the ready ones, 0 after a wake. 0, -EBADF (closed
+   meanwhile), -EBUSY, -ETIMEDOUT, -ECANCELED, -ENOMEM. */
+static int plain_wait(struct fd_entry *e, int fd, int events, uint32_t gen, uint64_t deadline_ns,
+                      int *ready)
+{
+    struct eddy__task *self = eddy__waiter_current();
+    if (self == NULL)
+        return -ENOMEM;
+    pthread_mutex_lock(&e->lock);
+    if (e->gen != gen) {
+        pthread_mutex_unlock(&e->lock);
+        return -EBADF;
+    }
+    for (int d = 0; d < 2; d++) {
+        if ((events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)) && e->waiter[d] != NULL &&
+            e->waiter[d] != self) {
+            pthread_mutex_unlock(&e->lock);
+            return -EBUSY; /* one waiter per direction */
+        }
+    }
+    for (int d = 0; d < 2; d++) {
+        if (events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)) {
+            eddy__task_ref(self);
+            e->waiter[d] = self;
+        }
+    }
+    note_interest(e);
+    pthread_mutex_unlock(&e->lock);
+    short revents = 0;
+    int rc = eddy__parker_poll(self, fd,
+                               (short)((events & EDDY_READABLE ? POLLIN : 0) |
+                                       (events & EDDY_WRITABLE ? POLLOUT : 0)),
+                               deadline_ns, &revents);
+    pthread_mutex_lock(&e->lock);
+    for (int d = 0; d < 2; d++) {
+        if (e->waiter[d] == self) {
+            e->waiter[d] = NULL;
+            eddy__task_unref(self);
+        }
+    }
+    note_interest(e);
+    bool closed = e->gen != gen;
+    pthread_mutex_unlock(&e->lock);
+    if (closed || (revents & POLLNVAL))
+        return -EBADF;
+    if (rc < 0)
+        return rc;
+    int check = eddy__wait_check(); /* an abort of the thread's blocking task */
+    if (check < 0)
+        return check;
+    if (ready != NULL) {
+        int r = 0;
+        if (revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
+            r |= EDDY_READABLE;
+        if (revents & (POLLOUT | POLLHUP | POLLERR))
+            r |= EDDY_WRITABLE;
+        *ready = r & events;
+    }
+    return 0;
+}
+
 /* Waits for dir after an attempt that hit EAGAIN with tick seen. */
 static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_t gen,
                     uint64_t deadline_ns)
@@ -232,22 +296,8 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
     if (eddy__task_current() == NULL) {
         if (eddy__on_worker_outside_task())
             return -EPERM; /* blocking here would stall the worker */
-        /* a plain thread: poll(2), bounded by the deadline */
-        struct pollfd p = { .fd = fd, .events = dir == DIR_READ ? POLLIN : POLLOUT };
-        int ms = -1;
-        if (deadline_ns != UINT64_MAX) {
-            uint64_t now = eddy__now_ns();
-            if (now >= deadline_ns)
-                return -ETIMEDOUT;
-            uint64_t left = (deadline_ns - now + 999999) / 1000000;
-            ms = left > INT_MAX ? INT_MAX : (int)left;
-        }
-        int n = poll(&p, 1, ms);
-        if (n < 0)
-            return errno == EINTR ? 0 : -errno;
-        if (n == 0)
-            return -ETIMEDOUT;
-        return 0;
+        return plain_wait(e, fd, dir == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE, gen,
+                          deadline_ns, NULL);
     }
     struct eddy__task *self = eddy__task_current();
     uint8_t bit = dir == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE;
@@ -330,22 +380,18 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
     /* O_NONBLOCK on first use, as every eddy I/O call (API.md) */
     pthread_mutex_lock(&e->lock);
     rc = make_nonblocking(e, fd);
+    uint32_t gen0 = e->gen;
     pthread_mutex_unlock(&e->lock);
     if (rc < 0)
         return rc;
-    if (self == NULL) { /* a plain thread blocks in poll(2) */
+    if (self == NULL) { /* a plain thread blocks in poll(2), wakeable */
         for (;;) {
-            int ms = -1;
-            if (deadline != UINT64_MAX) {
-                uint64_t now = eddy__now_ns();
-                if (now >= deadline)
-                    return -ETIMEDOUT;
-                uint64_t left = (deadline - now + 999999) / 1000000;
-                ms = left > INT_MAX ? INT_MAX : (int)left;
-            }
-            int r = poll_now(fd, events, ms);
-            if (r != 0)
-                return r;
+            int ready = 0;
+            rc = plain_wait(e, fd, events, gen0, deadline, &ready);
+            if (rc < 0)
+                return rc;
+            if (ready != 0)
+                return ready;
         }
     }
     for (;;) {

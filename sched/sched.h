@@ -131,6 +131,16 @@ struct eddy__task *eddy__waiter_current(void);
 int eddy__wait(uint64_t deadline_ns);
 
 /**
+ * A plain thread's wait on an fd: poll(2) on fd for events that a wake of
+ * its parker t (eddy__wake: an eddy_close of the fd, an abort of the
+ * thread's blocking task) also ends. Returns 0 with *revents set when the
+ * fd is ready, 0 with *revents 0 when woken, -ETIMEDOUT at deadline_ns
+ * (UINT64_MAX: none), or -errno.
+ */
+int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadline_ns,
+                      short *revents);
+
+/**
  * Entry check of every suspending call: spends one unit of the running
  * task's cooperative budget (yielding when it runs out), then returns
  * -ECANCELED / -ETIMEDOUT when the task was aborted or its deadline passed,

@@ -11,6 +11,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -260,6 +263,10 @@ struct eddy__task *eddy__task_from_handle(struct eddy_task *h)
 struct parker {
     struct eddy__task base;
     _Atomic uint32_t word; /* 1: notified */
+    /* eddy__parker_poll: an eventfd a wake writes while the thread sits in
+       poll(2) on an fd (made at its first fd wait, closed on release) */
+    _Atomic int evfd;
+    atomic_bool in_poll;
 };
 _Static_assert(sizeof(struct parker) <= EDDY__TASK_BLOCK, "parker fits a task block");
 
@@ -271,13 +278,30 @@ static long futex(_Atomic uint32_t *uaddr, int op, uint32_t val, const struct ti
 static void parker_wake(struct eddy__task *t)
 {
     struct parker *p = (struct parker *)t;
-    /* release: pairs with the acquire exchange in eddy__parker_wait */
-    if (atomic_exchange_explicit(&p->word, 1, memory_order_release) == 0)
+    /* seq_cst: with the poller's store of in_poll and exchange of word, a
+       wake either is seen before poll(2) or writes the eventfd */
+    if (atomic_exchange_explicit(&p->word, 1, memory_order_seq_cst) == 0)
         futex(&p->word, FUTEX_WAKE_PRIVATE, 1, NULL);
+    if (atomic_load_explicit(&p->in_poll, memory_order_seq_cst)) {
+        uint64_t one = 1;
+        ssize_t r = write(atomic_load_explicit(&p->evfd, memory_order_relaxed), &one, sizeof one);
+        (void)r; /* EAGAIN: the counter is saturated, still readable */
+    }
+}
+
+/* The last reference: whoever woke the parker held one, so no wake can
+   write the eventfd after it is closed here. */
+static void parker_release(struct eddy__task *t)
+{
+    struct parker *p = (struct parker *)t;
+    int fd = atomic_load_explicit(&p->evfd, memory_order_relaxed);
+    if (fd >= 0)
+        close(fd);
 }
 
 static const struct eddy__task_vtable parker_vt = {
     .wake = parker_wake,
+    .release = parker_release,
     .kind = "thread",
 };
 
@@ -310,6 +334,8 @@ struct eddy__task *eddy__parker_current(void)
     /* a parker is never queued: one reference (the thread's), no flags */
     atomic_store_explicit(&t->state, EDDY__T_REF_ONE, memory_order_relaxed);
     atomic_init(&p->word, 0);
+    atomic_init(&p->evfd, -1);
+    atomic_init(&p->in_poll, false);
     (void)pthread_setspecific(parker_key, p);
     tls_parker = p;
     return t;
@@ -333,6 +359,55 @@ int eddy__parker_wait(struct eddy__task *t, uint64_t deadline_ns)
         struct timespec ts = { .tv_sec = (time_t)(d / 1000000000u),
                                .tv_nsec = (long)(d % 1000000000u) };
         futex(&p->word, FUTEX_WAIT_PRIVATE, 0, &ts);
+    }
+}
+
+int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadline_ns,
+                      short *revents)
+{
+    struct parker *p = (struct parker *)t;
+    *revents = 0;
+    int evfd = atomic_load_explicit(&p->evfd, memory_order_relaxed);
+    if (evfd < 0) {
+        evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (evfd < 0)
+            return -errno;
+        atomic_store_explicit(&p->evfd, evfd, memory_order_relaxed);
+    }
+    for (;;) {
+        atomic_store_explicit(&p->in_poll, true, memory_order_seq_cst);
+        if (atomic_exchange_explicit(&p->word, 0, memory_order_seq_cst) == 1) {
+            atomic_store_explicit(&p->in_poll, false, memory_order_relaxed);
+            return 0; /* woken */
+        }
+        int ms = -1;
+        if (deadline_ns != UINT64_MAX) {
+            uint64_t now = eddy__now_ns();
+            if (now >= deadline_ns) {
+                atomic_store_explicit(&p->in_poll, false, memory_order_relaxed);
+                return -ETIMEDOUT;
+            }
+            uint64_t left = (deadline_ns - now + 999999) / 1000000;
+            ms = left > INT_MAX ? INT_MAX : (int)left;
+        }
+        struct pollfd pf[2] = { { .fd = fd, .events = events }, { .fd = evfd, .events = POLLIN } };
+        int n = poll(pf, 2, ms);
+        atomic_store_explicit(&p->in_poll, false, memory_order_relaxed);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (pf[1].revents != 0) {
+            uint64_t v;
+            ssize_t r = read(evfd, &v, sizeof v);
+            (void)r;
+        }
+        if (pf[0].revents != 0) {
+            *revents = pf[0].revents;
+            return 0;
+        }
+        /* the eventfd (a wake: the loop takes it) or the timeout */
     }
 }
 
