@@ -1,11 +1,12 @@
 /** @file
  * eddy/io.h: waiting on file descriptors and reading and writing them.
  *
- * The calls that read or write an fd switch it to O_NONBLOCK on first use
- * (a socketpair or pipe made by the caller works as is); eddy_wait_fd leaves
- * its flags alone. Every call tries the system call first and waits for
- * readiness only when it would block; inside a task the task suspends (the
- * worker runs others), on a plain thread the thread blocks in poll(2).
+ * The calls that wait on, read or write an fd (eddy_wait_fd included)
+ * switch it to O_NONBLOCK on first use, and leave it so (a socketpair or
+ * pipe made by the caller works as is). Every call tries the system call
+ * first and waits for readiness only when it would block; inside a task the
+ * task suspends (the worker runs others), on a plain thread the thread
+ * blocks in poll(2).
  * Calls not marked "Suspends." never wait on an fd (the socket calls that
  * take a host name may wait for its resolution: see eddy_tcp_listen).
  * Timeouts are in milliseconds; a negative timeout means none. Errors are
@@ -14,12 +15,13 @@
  * Besides its own errors, a call marked "Suspends." returns -ECANCELED once
  * its task was aborted and -ETIMEDOUT once an enclosing deadline passed
  * (both checked on entry too, before any attempt), -EBADF when eddy_close
- * closes the fd while a task waits on it, -EBUSY when another task already
- * waits on the same fd and direction (one waiter per fd and direction),
- * -EPERM when it would wait on a worker thread outside a task (a signal
- * handler), and -ENOMEM. A plain thread blocked in poll(2) is woken neither
- * by eddy_close of the fd nor by eddy_abort of its blocking-pool task: it
- * returns on readiness or at its timeout only.
+ * (or eddy_fd_release) drops the fd while a task or thread waits on it,
+ * -EBUSY when another task or thread already waits on the same fd and
+ * direction (one waiter per fd and direction), -EPERM when it would wait on
+ * a worker thread outside a task (a signal handler), and -ENOMEM. A plain
+ * thread blocked in poll(2) is woken like a task: by eddy_close of the fd
+ * (-EBADF) and by eddy_abort of the blocking-pool task it runs
+ * (-ECANCELED).
  *
  * Thread safety: every function may be called from any task or thread, on
  * any fd, concurrently.
@@ -45,12 +47,13 @@ enum { EDDY_READABLE = 1, EDDY_WRITABLE = 2 };
 /**
  * Waits until fd is ready for any of events (EDDY_READABLE, EDDY_WRITABLE;
  * other bits are ignored) and returns the ready ones (> 0). The integration
- * door for third-party non-blocking fds (libpq, hiredis, OpenSSL...). The
- * current level is checked first, so data already buffered counts. An error
- * or hang-up on the fd counts as ready for both. Suspends.
+ * door for third-party non-blocking fds (libpq, hiredis, OpenSSL...). Like
+ * the other calls, it switches fd to O_NONBLOCK on first use. The current
+ * level is checked first, so data already buffered counts. An error or
+ * hang-up on the fd counts as ready for both. Suspends.
  *
  * Errors: -EINVAL (fd negative, or neither event asked), -ETIMEDOUT after
- * timeout_ms, -EBADF (fd not open).
+ * timeout_ms, -EBADF (fd not open), the errno of fcntl(2).
  */
 EDDY_API int eddy_wait_fd(int fd, int events, int64_t timeout_ms);
 
@@ -93,9 +96,9 @@ EDDY_API ssize_t eddy_write(int fd, const void *buf, size_t n);
 EDDY_API ssize_t eddy_writev(int fd, const struct iovec *iov, int cnt);
 
 /**
- * Closes fd. Tasks waiting on it wake with -EBADF, and no readiness event
- * of the old fd ever reaches a task that waits on a new fd with the same
- * number (plain threads blocked on it are not woken). An fd that an eddy
+ * Closes fd. Tasks and threads waiting on it wake with -EBADF, and no
+ * readiness event of the old fd ever reaches a task that waits on a new fd
+ * with the same number. An fd that an eddy
  * call has waited on must be closed with eddy_close, not close(2): eddy
  * keeps its registration with a reactor, which a new fd with the same
  * number would otherwise inherit (other code that closes it with close(2)
@@ -106,8 +109,8 @@ EDDY_API ssize_t eddy_writev(int fd, const struct iovec *iov, int cnt);
 EDDY_API int eddy_close(int fd);
 
 /**
- * Makes eddy forget fd without closing it: tasks waiting on it wake with
- * -EBADF, its reactor registration is dropped, no readiness event of it
+ * Makes eddy forget fd without closing it: tasks and threads waiting on it
+ * wake with -EBADF, its reactor registration is dropped, no readiness event of it
  * reaches a later fd with the same number, and its flags are left as they
  * are (O_NONBLOCK stays). The counterpart of eddy_close for an fd that
  * other code will close with close(2): call it before that close, e.g.

@@ -14,9 +14,15 @@
  * out-pointers give -EINVAL (void functions do nothing); a runtime used after
  * eddy_rt_free gives -EINVAL while no new runtime took its address; a
  * suspending call made on a worker thread outside any task (from a signal
- * handler that interrupted the worker) gives -EPERM instead of blocking the
- * worker. eddy's functions are not async-signal-safe: a handler should only
- * write to an eventfd or pipe that a task waits on.
+ * handler that interrupted the worker between tasks) gives -EPERM instead
+ * of blocking the worker. A handler that interrupted a running task is not
+ * detected: eddy's functions are not async-signal-safe, and a suspending
+ * call there is undefined behaviour. A handler should only write to an
+ * eventfd or pipe that a task waits on.
+ *
+ * Thread safety: every function may be called from any thread unless its
+ * comment says otherwise; functions about "the calling task" act on the
+ * task running on the calling thread (none on a plain thread).
  */
 #ifndef EDDY_RT_H
 #define EDDY_RT_H
@@ -58,7 +64,10 @@ typedef struct eddy_rt_config {
     bool work_stealing;        /**< default true; false: shared-nothing
                                     thread-per-core (tasks never change worker) */
     bool pin_workers;          /**< pin worker i to CPU i (modulo online CPUs) */
-    void *reserved[4];         /**< zero; room to grow without breaking ABI */
+    void *reserved[4];         /**< must stay zero (eddy_rt_config_init sets
+                                    it; eddy_rt_new refuses any other value
+                                    with -EINVAL); room to grow without
+                                    breaking ABI */
 } eddy_rt_config;
 
 /**
@@ -75,9 +84,9 @@ EDDY_API void eddy_rt_config_init(eddy_rt_config *cfg);
  * copied. On success *out holds the runtime, released with eddy_rt_free().
  *
  * Errors: -EINVAL (out NULL, stack_size below 16 KiB or above 1 GiB,
- * workers above 1024, unknown io_backend), -ENOMEM, -EAGAIN (1024 runtimes
- * live already), or the errno of a failed thread or epoll creation. Does
- * not suspend.
+ * workers above 1024, unknown io_backend, reserved fields not zero),
+ * -ENOMEM, -EAGAIN (1024 runtimes live already), or the errno of a failed
+ * thread or epoll creation. Does not suspend.
  *
  * Thread safety: any thread; several runtimes may live in one process.
  */
@@ -151,16 +160,23 @@ EDDY_API eddy_rt *eddy_rt_current(void);
 
 /* ------------------------------------------------------------------ tasks */
 
-/** Options of eddy_spawn_ex(). Zero-initialise, or use eddy_spawn_opts_init. */
+/**
+ * Options of eddy_spawn_ex(). Initialise with eddy_spawn_opts_init() and
+ * then set the fields you care about. A zeroed struct is not the same:
+ * its worker is 0, so the task starts on worker 0.
+ */
 typedef struct eddy_spawn_opts {
     size_t stack_size; /**< 0: the runtime's default */
     const char *name;  /**< for debugging; copied (up to 31 bytes); may be NULL */
-    int worker;        /**< -1: any; k: start on worker k (it stays there when
-                            work_stealing is off) */
-    void *reserved[4];  /**< zero; room to grow without breaking ABI */
+    int worker;        /**< -1 (or any negative value): any worker; k >= 0
+                            (0 included): start on worker k (it stays there
+                            when work_stealing is off) */
+    void *reserved[4];  /**< must stay zero (eddy_spawn_opts_init sets it;
+                             eddy_spawn_ex refuses any other value with
+                             -EINVAL); room to grow without breaking ABI */
 } eddy_spawn_opts;
 
-/** Sets stack_size 0, name NULL, worker -1. */
+/** Sets stack_size 0, name NULL, worker -1 (any), reserved zero. Any thread. */
 EDDY_API void eddy_spawn_opts_init(eddy_spawn_opts *o);
 
 /**
@@ -175,9 +191,11 @@ EDDY_API void eddy_spawn_opts_init(eddy_spawn_opts *o);
 EDDY_API int eddy_spawn(eddy_task **out, eddy_fn fn, void *arg);
 
 /**
- * eddy_spawn with options (o may be NULL). Errors as eddy_spawn, plus
- * -EINVAL for a worker index out of range or a stack size below 16 KiB or
- * above 1 GiB.
+ * eddy_spawn with options (o may be NULL: as eddy_spawn). Errors as
+ * eddy_spawn, plus -EINVAL for a worker index out of range, a stack size
+ * below 16 KiB or above 1 GiB, or reserved fields not zero.
+ *
+ * Thread safety: as eddy_spawn (any worker thread).
  */
 EDDY_API int eddy_spawn_ex(eddy_task **out, eddy_fn fn, void *arg, const eddy_spawn_opts *o);
 
@@ -185,10 +203,9 @@ EDDY_API int eddy_spawn_ex(eddy_task **out, eddy_fn fn, void *arg, const eddy_sp
  * Runs fn(arg) on the runtime's blocking thread pool (for code that blocks:
  * file I/O, getaddrinfo, CPU-heavy work). Joinable like any task. eddy_abort
  * stops it from starting; once it runs, its eddy calls that wait on a sync
- * object, a join or a sleep (they block the pool thread) return
- * -ECANCELED. The fd calls of eddy/io.h see the abort only on entry (a
- * poll(2) under way runs on), and plain blocking system calls are not
- * interrupted.
+ * object, a join, a sleep or an fd (they block the pool thread) return
+ * -ECANCELED, also when already waiting. Plain blocking system calls are
+ * not interrupted.
  * The pool has at most eddy_rt_config.blocking_threads threads; further work
  * waits for a free one. Uses the runtime given by eddy_rt_current(), so it
  * must be called on a worker (use eddy_rt_spawn_blocking elsewhere).
@@ -222,6 +239,8 @@ EDDY_API int eddy_join(eddy_task *t, void **result);
 /**
  * eddy_join with a timeout (negative: none). -ETIMEDOUT leaves the handle
  * valid. Suspends.
+ *
+ * Thread safety: as eddy_join (any thread; one joiner per handle).
  */
 EDDY_API int eddy_join_timeout(eddy_task *t, void **result, int64_t timeout_ms);
 
@@ -246,7 +265,7 @@ EDDY_API int eddy_abort(eddy_task *t);
 
 /**
  * Lets the worker run other tasks, then resumes the caller (at the back of
- * the run queue). Outside a task, sched_yield(). Does not fail.
+ * the run queue). Outside a task, sched_yield(). Does not fail. Any thread.
  */
 EDDY_API void eddy_yield(void);
 
@@ -254,13 +273,13 @@ EDDY_API void eddy_yield(void);
  * Sleeps ms milliseconds (<= 0: yields once). Returns 0, -ECANCELED or
  * -ETIMEDOUT (deadline). Suspends; a blocking-pool task blocks its thread
  * and an abort of it cuts the sleep short (-ECANCELED); any other plain
- * thread sleeps in nanosleep and returns 0.
+ * thread sleeps in nanosleep and returns 0. Any thread.
  */
 EDDY_API int eddy_sleep_ms(int64_t ms);
 
 /**
  * Sleeps until eddy_now_ns() >= deadline_ns (returns at once when it is).
- * As eddy_sleep_ms.
+ * As eddy_sleep_ms (any thread).
  */
 EDDY_API int eddy_sleep_until_ns(uint64_t deadline_ns);
 
@@ -273,13 +292,18 @@ EDDY_API uint64_t eddy_now_ns(void);
  * timeout_ms have passed (negative: no limit of its own). Scopes nest; an
  * inner scope never extends an outer one. Returns 0, -EPERM outside a task
  * (a blocking-pool task too), -ENOMEM. Does not suspend.
+ *
+ * Thread safety: any thread; acts on the task running on it.
  */
 EDDY_API int eddy_deadline_push(int64_t timeout_ms);
 
-/** Closes the innermost deadline scope (no-op when there is none). */
+/**
+ * Closes the innermost deadline scope of the calling task (no-op when there
+ * is none, or outside a task). Any thread.
+ */
 EDDY_API void eddy_deadline_pop(void);
 
-/** Index of the worker running the caller, -1 outside a worker. */
+/** Index of the worker running the caller, -1 outside a worker. Any thread. */
 EDDY_API int eddy_worker_index(void);
 
 /* ---------------------------------------------------------------- metrics */
