@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static eddy_rt *rt;
 static eddy_chan *progress; /* jobs -> counter task: one long per job done */
@@ -90,11 +91,18 @@ int main(int argc, char **argv)
     }
 
     pthread_t th[256];
-    for (long i = 0; i < nthreads; i++)
-        pthread_create(&th[i], NULL, app_thread, (void *)(intptr_t)i);
-    long sum = 0;
+    long started = 0;
     int failed = 0;
-    for (long i = 0; i < nthreads; i++) {
+    for (; started < nthreads; started++) {
+        int err = pthread_create(&th[started], NULL, app_thread, (void *)(intptr_t)started);
+        if (err != 0) {
+            fprintf(stderr, "embed: pthread_create: %s\n", strerror(err));
+            failed = 1;
+            break;
+        }
+    }
+    long sum = 0;
+    for (long i = 0; i < started; i++) {
         void *r;
         pthread_join(th[i], &r);
         if ((intptr_t)r < 0)
@@ -109,13 +117,17 @@ int main(int argc, char **argv)
     rc = eddy_join(count, &total);
     long n = nthreads * jobs_per_thread;
     long want = n * (n - 1); /* sum of 2k for k < n */
-    printf("embed: %ld threads x %ld jobs: sum %ld (want %ld), %ld reports: %s\n", nthreads,
-           jobs_per_thread, sum, want, (long)(intptr_t)total,
-           !failed && rc == 0 && sum == want && (long)(intptr_t)total == n ? "ok" : "FAILED");
 
     /* nothing is left running, so this returns 0 at once */
     int sd = eddy_rt_shutdown(rt, 1000);
     eddy_rt_free(rt);
     eddy_chan_free(progress);
-    return !failed && rc == 0 && sd == 0 && sum == want ? 0 : 1;
+
+    /* one verdict, printed and returned */
+    int ok = !failed && rc == 0 && sd == 0 && sum == want && (long)(intptr_t)total == n;
+    printf("embed: %ld threads x %ld jobs: sum %ld (want %ld), %ld reports (want %ld),"
+           " shutdown %d: %s\n",
+           nthreads, jobs_per_thread, sum, want, (long)(intptr_t)total, n, sd,
+           ok ? "ok" : "FAILED");
+    return ok ? 0 : 1;
 }

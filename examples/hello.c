@@ -24,7 +24,8 @@ static void *root(void *arg)
         sum += v;
     printf("sum of squares 1..10 = %ld (on worker %d of %u)\n", sum,
            eddy_worker_index(), eddy_rt_workers(eddy_rt_current()));
-    return arg;
+    (void)arg;
+    return (void *)(intptr_t)sum;
 }
 
 int main(void)
@@ -36,8 +37,9 @@ int main(void)
         return 1;
     }
     eddy_chan_new(&results, 16, sizeof(long));
-    rc = eddy_rt_block_on(rt, root, NULL, NULL);
+    void *sum = NULL;
+    rc = eddy_rt_block_on(rt, root, NULL, &sum);
     eddy_chan_free(results);
     eddy_rt_free(rt);
-    return rc < 0;
+    return rc < 0 || (intptr_t)sum != 385; /* the exit status is the test's verdict */
 }
