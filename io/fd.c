@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -220,11 +221,31 @@ static int begin(int fd, int dir, struct fd_entry **out, uint64_t *tick, uint32_
     return rc;
 }
 
+/* Whether direction d of e is held by another task (then -EBUSY). A
+   plain thread holding it only for its wake on close gives way: it is
+   woken (its eddy call goes round again and polls without the slot) and
+   the slot is free. Caller holds e->lock. */
+static bool slot_busy_for_task(struct fd_entry *e, int d, struct eddy__task *self)
+{
+    struct eddy__task *w = e->waiter[d];
+    if (w == NULL || w == self)
+        return false;
+    if (!eddy__waiter_is_thread(w))
+        return true;
+    e->waiter[d] = NULL;
+    eddy__wake(w);
+    eddy__task_unref(w);
+    return false;
+}
+
 /* A plain thread (no worker) waits in poll(2), its parker taking the
    waiter slots so that eddy_close (and an abort of the thread's blocking
-   task) wakes it like a task. events: EDDY_READABLE|EDDY_WRITABLE; *ready
-   (may be NULL) gets the ready ones, 0 after a wake. 0, -EBADF (closed
-   meanwhile), -EBUSY, -ETIMEDOUT, -ECANCELED, -ENOMEM. */
+   task) wakes it like a task. A slot another waiter holds is left to it:
+   several plain threads may wait on one fd (acceptor threads on one
+   listener), only the slot holders are woken by a close. events:
+   EDDY_READABLE|EDDY_WRITABLE; *ready (may be NULL) gets the ready ones,
+   0 after a wake. 0, -EBADF (closed meanwhile), -ETIMEDOUT, -ECANCELED,
+   -ENOMEM. */
 static int plain_wait(struct fd_entry *e, int fd, int events, uint32_t gen, uint64_t deadline_ns,
                       int *ready)
 {
@@ -237,14 +258,7 @@ static int plain_wait(struct fd_entry *e, int fd, int events, uint32_t gen, uint
         return -EBADF;
     }
     for (int d = 0; d < 2; d++) {
-        if ((events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)) && e->waiter[d] != NULL &&
-            e->waiter[d] != self) {
-            pthread_mutex_unlock(&e->lock);
-            return -EBUSY; /* one waiter per direction */
-        }
-    }
-    for (int d = 0; d < 2; d++) {
-        if (events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)) {
+        if ((events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)) && e->waiter[d] == NULL) {
             eddy__task_ref(self);
             e->waiter[d] = self;
         }
@@ -318,9 +332,9 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
         pthread_mutex_unlock(&e->lock);
         return 0;
     }
-    if (e->waiter[dir] != NULL && e->waiter[dir] != self) {
+    if (slot_busy_for_task(e, dir, self)) {
         pthread_mutex_unlock(&e->lock);
-        return -EBUSY; /* one waiter per direction */
+        return -EBUSY; /* one task per direction */
     }
     eddy__task_ref(self);
     e->waiter[dir] = self;
@@ -385,6 +399,9 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
     if (rc < 0)
         return rc;
     if (self == NULL) { /* a plain thread blocks in poll(2), wakeable */
+        int r = poll_now(fd, events, 0); /* ready already: no slot needed */
+        if (r != 0)
+            return r;
         for (;;) {
             int ready = 0;
             rc = plain_wait(e, fd, events, gen0, deadline, &ready);
@@ -422,9 +439,9 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
         for (int d = 0; d < 2; d++) {
             if (!(events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)))
                 continue;
-            if (e->waiter[d] != NULL && e->waiter[d] != self) {
+            if (slot_busy_for_task(e, d, self)) {
                 pthread_mutex_unlock(&e->lock);
-                return -EBUSY; /* one waiter per direction */
+                return -EBUSY; /* one task per direction */
             }
         }
         for (int d = 0; d < 2; d++) {
@@ -490,9 +507,34 @@ ssize_t eddy_read(int fd, void *buf, size_t n)
     return eddy_read_timeout(fd, buf, n, -1);
 }
 
+/* writev on a pipe (or another non-socket) without SIGPIPE: the signal a
+   write to a pipe whose reader is gone raises is blocked for the call and
+   consumed, unless one was pending already (somebody else's). The
+   thread's mask is as before afterwards, so nothing leaks into threads or
+   processes it starts. */
+static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int cnt)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
+        return writev(fd, iov, cnt);
+    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+    ssize_t w = writev(fd, iov, cnt);
+    int err = errno;
+    if (w < 0 && err == EPIPE && !was_pending) {
+        const struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return w;
+}
+
 /* One write attempt. A socket is written with sendmsg(MSG_NOSIGNAL), so a
    peer that is gone gives EPIPE rather than a SIGPIPE that kills the
-   process; other fds (pipes) with writev (workers block SIGPIPE). */
+   process; other fds (pipes) through writev_nosigpipe. */
 static ssize_t write_once(struct fd_entry *e, int fd, struct iovec *iov, int cnt, bool *sock)
 {
     if (*sock) {
@@ -505,7 +547,7 @@ static ssize_t write_once(struct fd_entry *e, int fd, struct iovec *iov, int cnt
         e->not_socket = true; /* remembered until eddy_close */
         pthread_mutex_unlock(&e->lock);
     }
-    return writev(fd, iov, cnt);
+    return writev_nosigpipe(fd, iov, cnt);
 }
 
 ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)

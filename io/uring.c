@@ -231,11 +231,17 @@ int eddy__uring_poll_foreign(struct eddy__io_driver *d)
 {
     struct eddy__uring *u = d->ring;
     struct reaped c[64];
-    if (pthread_mutex_trylock(&u->cq_lock) != 0)
-        return 0; /* the owner reaps: it is not stuck */
-    unsigned n = reap(u, c, 64);
-    pthread_mutex_unlock(&u->cq_lock);
-    int io = dispatch(d, c, n, false);
+    int io = 0;
+    /* the owner holds cq_lock while it waits in io_uring_enter: a parked
+       owner woken but not given a CPU; its completions are not posted yet
+       either, so the fd scan below is what stands in for it */
+    if (pthread_mutex_trylock(&u->cq_lock) == 0) {
+        unsigned n = reap(u, c, 64);
+        pthread_mutex_unlock(&u->cq_lock);
+        io = dispatch(d, c, n, false);
+    } else if (!u->taskrun_flag) {
+        return 0; /* nothing tells whether it holds completions back */
+    }
     /* completions still to be posted by the owner's task work (it was
        preempted, or spins in a task): take the readiness from the fds */
     if (!u->taskrun_flag ||

@@ -122,6 +122,8 @@ static void free_parts(eddy_rt *rt)
         eddy__dealloc(rt->drivers, sizeof(*rt->drivers) * rt->nworkers);
     }
     eddy__dealloc_line(rt->thread_ctx, sizeof(*rt->thread_ctx) * rt->nworkers);
+    pthread_mutex_destroy(&rt->shut_lock);
+    pthread_cond_destroy(&rt->shut_done);
     eddy__dealloc(rt, sizeof *rt);
 }
 
@@ -156,6 +158,8 @@ int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg_in)
         return -ENOMEM;
     rt->cfg = cfg;
     rt->nworkers = cfg.workers;
+    pthread_mutex_init(&rt->shut_lock, NULL);
+    pthread_cond_init(&rt->shut_done, NULL);
     rt->drivers = eddy__calloc(sizeof(*rt->drivers) * cfg.workers);
     rt->thread_ctx = eddy__calloc_line(sizeof(*rt->thread_ctx) * cfg.workers);
     if (rt->drivers == NULL || rt->thread_ctx == NULL) {
@@ -209,12 +213,26 @@ static bool on_own_worker(eddy_rt *rt)
     return eddy__rt_current() == rt;
 }
 
+/* The first call shuts down; a later or concurrent one waits until that is
+   done (eddy_rt_free must not free what a shutdown in progress uses) and
+   returns 0. */
 static int shutdown_once(eddy_rt *rt, int64_t grace_ms)
 {
-    int expect = 0;
-    if (!atomic_compare_exchange_strong(&rt->shut_down, &expect, 1))
+    pthread_mutex_lock(&rt->shut_lock);
+    if (rt->shut_state != 0) {
+        while (rt->shut_state == 1)
+            pthread_cond_wait(&rt->shut_done, &rt->shut_lock);
+        pthread_mutex_unlock(&rt->shut_lock);
         return 0;
-    return eddy__sched_shutdown(rt->sched, grace_ms);
+    }
+    rt->shut_state = 1;
+    pthread_mutex_unlock(&rt->shut_lock);
+    int rc = eddy__sched_shutdown(rt->sched, grace_ms);
+    pthread_mutex_lock(&rt->shut_lock);
+    rt->shut_state = 2;
+    pthread_cond_broadcast(&rt->shut_done);
+    pthread_mutex_unlock(&rt->shut_lock);
+    return rc;
 }
 
 int eddy_rt_shutdown(eddy_rt *rt, int64_t grace_ms)
@@ -239,8 +257,7 @@ void eddy_rt_free(eddy_rt *rt)
                 (void *)rt);
         return;
     }
-    if (atomic_load(&rt->shut_down) == 0)
-        (void)shutdown_once(rt, 0);
+    (void)shutdown_once(rt, 0); /* or waits for the one under way */
     /* out of the table before its parts go: a late call gets -EINVAL */
     (void)live_remove(rt);
     eddy__sched_free(rt->sched); /* drops what is left: stacks go back */

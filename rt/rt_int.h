@@ -7,6 +7,7 @@
 #define EDDY_RT_RT_INT_H
 
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,7 +36,11 @@ struct eddy_rt {
     struct eddy__io_driver **drivers;  /* [nworkers] immutable after new */
     struct eddy__thread_ctx *thread_ctx; /* [nworkers] owner: worker i */
     struct eddy__stack_pool stacks;
-    _Atomic int shut_down;             /* any thread (atomic) */
+    /* 0 running, 1 shutting down, 2 shut down: a second eddy_rt_shutdown
+       or eddy_rt_free waits for the first to finish */
+    int shut_state;                    /* guarded by: shut_lock */
+    pthread_mutex_t shut_lock;
+    pthread_cond_t shut_done;
     bool freeing;                      /* guarded by: rt.c's live_lock */
 };
 

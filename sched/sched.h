@@ -140,6 +140,9 @@ int eddy__wait(uint64_t deadline_ns);
 int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadline_ns,
                       short *revents);
 
+/** True when waiter t is a plain thread's parker, not a task. */
+bool eddy__waiter_is_thread(const struct eddy__task *t);
+
 /**
  * Entry check of every suspending call: spends one unit of the running
  * task's cooperative budget (yielding when it runs out), then returns

@@ -362,6 +362,11 @@ int eddy__parker_wait(struct eddy__task *t, uint64_t deadline_ns)
     }
 }
 
+bool eddy__waiter_is_thread(const struct eddy__task *t)
+{
+    return t->vt == &parker_vt;
+}
+
 int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadline_ns,
                       short *revents)
 {
@@ -369,10 +374,11 @@ int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadl
     *revents = 0;
     int evfd = atomic_load_explicit(&p->evfd, memory_order_relaxed);
     if (evfd < 0) {
+        /* out of descriptors: poll the fd alone (readiness and timeouts
+           still work; a wake then waits for one of them) and retry next time */
         evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (evfd < 0)
-            return -errno;
-        atomic_store_explicit(&p->evfd, evfd, memory_order_relaxed);
+        if (evfd >= 0)
+            atomic_store_explicit(&p->evfd, evfd, memory_order_relaxed);
     }
     for (;;) {
         atomic_store_explicit(&p->in_poll, true, memory_order_seq_cst);
@@ -391,14 +397,14 @@ int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadl
             ms = left > INT_MAX ? INT_MAX : (int)left;
         }
         struct pollfd pf[2] = { { .fd = fd, .events = events }, { .fd = evfd, .events = POLLIN } };
-        int n = poll(pf, 2, ms);
+        int n = poll(pf, evfd >= 0 ? 2 : 1, ms);
         atomic_store_explicit(&p->in_poll, false, memory_order_relaxed);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        if (pf[1].revents != 0) {
+        if (evfd >= 0 && pf[1].revents != 0) {
             uint64_t v;
             ssize_t r = read(evfd, &v, sizeof v);
             (void)r;

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -619,13 +618,6 @@ void *eddy__worker_main(void *arg)
     struct eddy__worker *w = arg;
     struct eddy__sched *s = w->s;
     eddy__tls_worker = w;
-    /* a task writing to a pipe whose reader is gone gets EPIPE, not a
-       SIGPIPE that kills the process (sockets use MSG_NOSIGNAL anyway);
-       the signal stays pending on this thread, which never takes it */
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    (void)pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     if (s->pin) {
         cpu_set_t set;
         CPU_ZERO(&set);

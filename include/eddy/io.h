@@ -16,12 +16,13 @@
  * its task was aborted and -ETIMEDOUT once an enclosing deadline passed
  * (both checked on entry too, before any attempt), -EBADF when eddy_close
  * (or eddy_fd_release) drops the fd while a task or thread waits on it,
- * -EBUSY when another task or thread already waits on the same fd and
- * direction (one waiter per fd and direction), -EPERM when it would wait on
- * a worker thread outside a task (a signal handler), and -ENOMEM. A plain
- * thread blocked in poll(2) is woken like a task: by eddy_close of the fd
- * (-EBADF) and by eddy_abort of the blocking-pool task it runs
- * (-ECANCELED).
+ * -EBUSY when another task already waits on the same fd and direction (one
+ * task per fd and direction; plain threads may share an fd with each other
+ * and with a task), -EPERM when it would wait on a worker thread outside a
+ * task (a signal handler), and -ENOMEM. A plain thread blocked in poll(2)
+ * is woken like a task: by eddy_close of the fd (-EBADF) and by eddy_abort
+ * of the blocking-pool task it runs (-ECANCELED); when several plain
+ * threads wait in one direction, only the first is sure to see the close.
  *
  * Thread safety: every function may be called from any task or thread, on
  * any fd, concurrently.
@@ -76,10 +77,10 @@ EDDY_API ssize_t eddy_read_timeout(int fd, void *buf, size_t n, int64_t timeout_
  * Writes all n bytes, suspending whenever the fd is full; returns n. No
  * timeout of its own (a deadline scope bounds it). After an error part way,
  * how much was written is unknown to the caller: treat the stream as
- * broken. A peer that has gone gives -EPIPE: sockets are written with
- * sendmsg(2) and MSG_NOSIGNAL, and worker threads block SIGPIPE; only a
- * thread that is not a worker, writing to a pipe, gets SIGPIPE as with
- * write(2). Suspends.
+ * broken. A peer that has gone gives -EPIPE and never raises SIGPIPE:
+ * sockets are written with sendmsg(2) and MSG_NOSIGNAL; for other fds
+ * (pipes) SIGPIPE is blocked in the calling thread for the write and the
+ * one it raised is consumed (the thread's mask is restored). Suspends.
  *
  * Errors: -EINVAL (buf NULL with n > 0), -EBADF (fd negative or not open),
  * the errno of fcntl(2), sendmsg(2) or writev(2) (-EPIPE, -ECONNRESET...).

@@ -132,7 +132,9 @@ EDDY_API int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg);
  *
  * Returns 0 when every task ended by itself, -ETIMEDOUT when some had to be
  * aborted or dropped, -EINVAL (rt NULL or freed), -EPERM when called from a worker
- * of rt. Blocks the calling thread. Calling it again returns 0 at once.
+ * of rt. Blocks the calling thread. Calling it again (or eddy_rt_free)
+ * while one runs waits for that one to finish, then returns 0; after it,
+ * returns 0 at once.
  *
  * Thread safety: any thread that is not a worker of rt.
  */

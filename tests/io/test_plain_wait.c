@@ -142,11 +142,54 @@ static void readiness_and_timeouts_still_work(void **state)
     close(sv[1]);
 }
 
+/* Several plain threads may wait on one fd (the slot goes to the first;
+   the others poll without it), and a task waiting there takes the slot
+   from a plain thread instead of failing with -EBUSY. */
+static void *task_read(void *arg)
+{
+    struct blocked *b = arg;
+    char c;
+    atomic_store(&b->started, 1);
+    atomic_store(&b->result, eddy_read_timeout(b->fd, &c, 1, 10000));
+    return NULL;
+}
+
+static void plain_threads_and_a_task_share_an_fd(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct blocked b[2] = { { .fd = sv[0], .result = 7 }, { .fd = sv[0], .result = 7 } };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, block_in_read, &b[i]), 0);
+        started_and_blocked(&b[i]);
+    }
+    struct blocked tb = { .fd = sv[0], .result = 7 };
+    eddy_task *h;
+    assert_ok(eddy_rt_spawn(rt, &h, task_read, &tb));
+    started_and_blocked(&tb);
+    /* a plain thread's level check sees data at once, whoever holds the slot */
+    assert_int_equal(eddy_wait_fd(sv[0], EDDY_WRITABLE, 1000), EDDY_WRITABLE);
+    assert_int_equal(write(sv[1], "abc", 3), 3);
+    assert_true(join_within(t[0], 5000));
+    assert_true(join_within(t[1], 5000));
+    assert_ok(eddy_join_timeout(h, NULL, 5000));
+    assert_int_equal(atomic_load(&b[0].result), 1);
+    assert_int_equal(atomic_load(&b[1].result), 1);
+    assert_int_equal(atomic_load(&tb.result), 1);
+    assert_ok(eddy_close(sv[0]));
+    close(sv[1]);
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(close_wakes_a_plain_thread_in_read),
     cmocka_unit_test(close_wakes_a_plain_thread_in_wait_fd),
     cmocka_unit_test(abort_wakes_a_blocking_task_in_read),
     cmocka_unit_test(readiness_and_timeouts_still_work),
+    cmocka_unit_test(plain_threads_and_a_task_share_an_fd),
 };
 
 EDDY_TEST_MAIN(tests, 60)

@@ -3,10 +3,12 @@
  * and never raises SIGPIPE (whose default action kills the process): on a
  * socket from a task and from a plain thread, on a pipe from a task.
  * SIGPIPE keeps its default disposition here, so a regression kills the
- * test binary.
+ * test binary. Nothing is left blocked or pending afterwards.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -93,10 +95,57 @@ static void pipe_write_from_a_task_gives_epipe(void **state)
     eddy_rt_free(rt);
 }
 
+static void pipe_write_from_a_plain_thread_gives_epipe(void **state)
+{
+    (void)state;
+    default_sigpipe();
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(close(p[0]), 0);
+    assert_null(write_to_gone_peer(&p[1]));
+    /* the signal was consumed and the thread's mask is as it was */
+    sigset_t mask, pending;
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, NULL, &mask), 0);
+    assert_false(sigismember(&mask, SIGPIPE));
+    assert_int_equal(sigpending(&pending), 0);
+    assert_false(sigismember(&pending, SIGPIPE));
+    assert_ok(eddy_close(p[1]));
+}
+
+/* Tasks run with SIGPIPE unblocked: a process a task starts inherits the
+   worker's mask, and a blocked SIGPIPE would change how it behaves. */
+static void *sigpipe_blocked_here(void *arg)
+{
+    (void)arg;
+    sigset_t mask;
+    if (pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0)
+        return (void *)-1;
+    return (void *)(intptr_t)sigismember(&mask, SIGPIPE);
+}
+
+static void workers_leave_sigpipe_unblocked(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    for (int i = 0; i < 4; i++) {
+        void *res = (void *)-1;
+        assert_ok(eddy_rt_block_on(rt, sigpipe_blocked_here, NULL, &res));
+        assert_null(res);
+    }
+    eddy_task *h;
+    assert_ok(eddy_rt_spawn_blocking(rt, &h, sigpipe_blocked_here, NULL));
+    void *res = (void *)-1;
+    assert_ok(eddy_join(h, &res));
+    assert_null(res);
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(socket_write_from_a_task_gives_epipe),
     cmocka_unit_test(socket_write_from_a_plain_thread_gives_epipe),
     cmocka_unit_test(pipe_write_from_a_task_gives_epipe),
+    cmocka_unit_test(pipe_write_from_a_plain_thread_gives_epipe),
+    cmocka_unit_test(workers_leave_sigpipe_unblocked),
 };
 
 EDDY_TEST_MAIN(tests, 60)

@@ -5,6 +5,7 @@
  */
 /* ctest-labels: concurrency */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sched.h>
@@ -220,6 +221,48 @@ static void a_spawn_during_free_gets_eshutdown(void **state)
     assert_int_equal(atomic_load(&spawn_during_free_rc), -ESHUTDOWN);
 }
 
+/* eddy_rt_free while another thread is inside eddy_rt_shutdown waits for
+   that shutdown to finish before freeing what it uses. */
+struct concurrent_shutdown {
+    eddy_rt *rt;
+    atomic_int rc;
+    atomic_llong done_at;
+};
+
+static void *shutdown_in_thread(void *arg)
+{
+    struct concurrent_shutdown *c = arg;
+    atomic_store(&c->rc, eddy_rt_shutdown(c->rt, 3000));
+    atomic_store(&c->done_at, eddy_test_now_ms());
+    return NULL;
+}
+
+static void *sleep_200ms(void *arg)
+{
+    (void)arg;
+    (void)eddy_sleep_ms(200);
+    return NULL;
+}
+
+static void free_waits_for_a_shutdown_under_way(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    int64_t t0 = eddy_test_now_ms();
+    assert_ok(eddy_rt_spawn(rt, NULL, sleep_200ms, NULL));
+    struct concurrent_shutdown c = { .rt = rt, .rc = 1, .done_at = 0 };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, shutdown_in_thread, &c), 0);
+    usleep(50000); /* the shutdown waits for the sleeper (its grace) */
+    eddy_rt_free(rt);
+    int64_t freed_at = eddy_test_now_ms();
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(atomic_load(&c.rc), 0); /* the sleeper ended by itself */
+    assert_true(atomic_load(&c.done_at) != 0 && atomic_load(&c.done_at) <= freed_at);
+    /* free did not cut the shutdown's grace short: the sleeper ran out */
+    assert_true(freed_at - t0 >= 190);
+}
+
 static void *spawn_children_forever(void *arg)
 {
     (void)arg;
@@ -345,6 +388,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(free_stops_a_blocking_task_waiting_in_an_eddy_call),
     cmocka_unit_test(free_drops_tasks_that_retry_a_wait_in_a_tight_loop),
     cmocka_unit_test(a_spawn_during_free_gets_eshutdown),
+    cmocka_unit_test(free_waits_for_a_shutdown_under_way),
 };
 
 EDDY_TEST_MAIN(tests, 120)
