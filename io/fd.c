@@ -8,10 +8,13 @@
  * An fd is registered once, edge-triggered for in and out, with the reactor
  * of the worker that first has to wait on it, and deregistered by
  * eddy_close. It moves to another worker's reactor only when a task waits
- * on it there while its reactor's worker is stuck in one long task. Every call tries the system call first; only EAGAIN waits.
+ * on it there while its reactor's worker is stuck in one long task. Every
+ * call tries the system call first; only EAGAIN waits.
  * Readiness bits are cleared on EAGAIN only if no event arrived since the
  * attempt began (a tick per direction), so an edge is never lost between
  * the failed call and the wait. Plain threads (no worker) wait in poll(2).
+ * The entry is in io/fd_entry.h; level-triggered watches of foreign fds
+ * are in io/fd_watch.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,32 +29,10 @@
 
 #include <eddy/io.h>
 
+#include "io/fd_entry.h"
 #include "io/io_int.h"
 #include "sched/alloc.h"
 #include "sched/sched.h"
-
-enum { DIR_READ = 0, DIR_WRITE = 1 };
-
-struct fd_entry {
-    pthread_mutex_t lock;
-    uint32_t gen;                      /* guarded by: lock; bumped by close */
-    uint32_t reg;                      /* guarded by: lock; bumped by each
-                                          registration: its events carry it */
-    uint8_t ready;                     /* guarded by: lock; EDDY_READABLE|WRITABLE */
-    bool nonblock;                     /* guarded by: lock; O_NONBLOCK set */
-    bool not_socket;                   /* guarded by: lock; sendmsg said ENOTSOCK */
-    struct eddy__io_driver *drv;       /* guarded by: lock; registered with */
-    uint64_t tick[2];                  /* guarded by: lock; events per direction */
-    struct eddy__task *waiter[2];      /* guarded by: lock; holds a reference */
-    /* level-triggered interest of a foreign fd (eddy__fd_watch): while
-       watch is set the registration is level-triggered with these events */
-    eddy__watch_fn watch;              /* guarded by: lock */
-    void *watch_arg;                   /* guarded by: lock */
-    uint8_t watch_events;              /* guarded by: lock */
-    /* whether a task waits on the fd or it is watched: written under lock,
-       read without it by eddy__fd_poll_stranded's scan */
-    _Atomic bool interest;
-};
 
 #define CHUNK 1024 /* entries per table chunk */
 
@@ -61,9 +42,7 @@ static struct {
     _Atomic size_t nchunks;
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* The entry of fd, made when missing (NULL only on OOM or fd < 0). Entries
-   are never freed: a stale event may still look one up. */
-static struct fd_entry *entry(int fd, bool create)
+struct fd_entry *eddy__fd_entry(int fd, bool create)
 {
     if (fd < 0)
         return NULL;
@@ -109,16 +88,11 @@ static struct fd_entry *entry(int fd, bool create)
     return &ch[fd % CHUNK];
 }
 
-static uint64_t event_data(int fd, uint32_t reg)
-{
-    return ((uint64_t)reg << 32) | (uint32_t)(fd + 1); /* never 0: 0 is the eventfd */
-}
-
 void eddy__fd_event(uint64_t data, uint32_t events)
 {
     int fd = (int)(uint32_t)data - 1;
     uint32_t reg = (uint32_t)(data >> 32);
-    struct fd_entry *e = entry(fd, false);
+    struct fd_entry *e = eddy__fd_entry(fd, false);
     if (e == NULL)
         return;
     int r = 0;
@@ -148,16 +122,9 @@ void eddy__fd_event(uint64_t data, uint32_t events)
     pthread_mutex_unlock(&e->lock);
 }
 
-/* Publishes whether e has a waiter or a watch. Caller holds e->lock. */
-static void note_interest(struct fd_entry *e)
-{
-    bool any = e->waiter[0] != NULL || e->waiter[1] != NULL || e->watch != NULL;
-    atomic_store_explicit(&e->interest, any, memory_order_relaxed);
-}
-
 /* epoll events of a registration: level-triggered for the interest of a
    watched fd, edge-triggered for both directions otherwise. */
-static uint32_t reg_events(const struct fd_entry *e)
+uint32_t eddy__fd_reg_events(const struct fd_entry *e)
 {
     if (e->watch == NULL)
         return EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -167,7 +134,7 @@ static uint32_t reg_events(const struct fd_entry *e)
 
 /* Registers e's fd with the current worker's reactor if not yet. Caller
    holds e->lock. */
-static int ensure_registered(struct fd_entry *e, int fd)
+int eddy__fd_ensure_registered(struct fd_entry *e, int fd)
 {
     struct eddy__io_driver *d = eddy__worker_driver_current();
     if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
@@ -177,12 +144,12 @@ static int ensure_registered(struct fd_entry *e, int fd)
            polled for it): move here rather than wait on it. Adding an
            edge-triggered fd reports its current readiness, so nothing is
            lost between the two calls. */
-        eddy__io_del(e->drv, fd, event_data(fd, e->reg));
+        eddy__io_del(e->drv, fd, eddy__fd_event_data(fd, e->reg));
         atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
     }
     e->drv = NULL; /* unregistered, or its runtime was freed */
     e->reg++;
-    int rc = eddy__io_add(d, fd, reg_events(e), event_data(fd, e->reg));
+    int rc = eddy__io_add(d, fd, eddy__fd_reg_events(e), eddy__fd_event_data(fd, e->reg));
     if (rc < 0)
         return rc; /* epoll: EPERM for a regular file, which never blocks */
     e->drv = d;
@@ -209,7 +176,7 @@ static int begin(int fd, int dir, struct fd_entry **out, uint64_t *tick, uint32_
 {
     if (fd < 0)
         return -EBADF;
-    struct fd_entry *e = entry(fd, true);
+    struct fd_entry *e = eddy__fd_entry(fd, true);
     if (e == NULL)
         return -ENOMEM;
     pthread_mutex_lock(&e->lock);
@@ -263,7 +230,7 @@ static int plain_wait(struct fd_entry *e, int fd, int events, uint32_t gen, uint
             e->waiter[d] = self;
         }
     }
-    note_interest(e);
+    eddy__fd_note_interest(e);
     pthread_mutex_unlock(&e->lock);
     short revents = 0;
     int rc = eddy__parker_poll(self, fd,
@@ -277,7 +244,7 @@ static int plain_wait(struct fd_entry *e, int fd, int events, uint32_t gen, uint
             eddy__task_unref(self);
         }
     }
-    note_interest(e);
+    eddy__fd_note_interest(e);
     bool closed = e->gen != gen;
     pthread_mutex_unlock(&e->lock);
     if (closed || (revents & POLLNVAL))
@@ -322,7 +289,7 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
     }
     if (e->tick[dir] == *tick)
         e->ready &= (uint8_t)~bit; /* no event since the attempt began */
-    rc = ensure_registered(e, fd);
+    rc = eddy__fd_ensure_registered(e, fd);
     if (rc < 0) {
         pthread_mutex_unlock(&e->lock);
         return rc;
@@ -338,14 +305,14 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
     }
     eddy__task_ref(self);
     e->waiter[dir] = self;
-    note_interest(e);
+    eddy__fd_note_interest(e);
     pthread_mutex_unlock(&e->lock);
     rc = eddy__wait(deadline_ns);
     pthread_mutex_lock(&e->lock);
     if (e->waiter[dir] == self) {
         e->waiter[dir] = NULL;
         eddy__task_unref(self);
-        note_interest(e);
+        eddy__fd_note_interest(e);
     }
     bool closed = e->gen != gen;
     *tick = e->tick[dir];
@@ -388,7 +355,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
     struct eddy__task *self = eddy__task_current();
     if (self == NULL && eddy__on_worker_outside_task())
         return -EPERM; /* a signal handler on a worker: never block it */
-    struct fd_entry *e = entry(fd, true);
+    struct fd_entry *e = eddy__fd_entry(fd, true);
     if (e == NULL)
         return -ENOMEM;
     /* O_NONBLOCK on first use, as every eddy I/O call (API.md) */
@@ -430,7 +397,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
             e->ready &= (uint8_t)~EDDY_READABLE;
         if (e->tick[DIR_WRITE] == t1)
             e->ready &= (uint8_t)~EDDY_WRITABLE;
-        rc = ensure_registered(e, fd);
+        rc = eddy__fd_ensure_registered(e, fd);
         if (rc < 0 || (e->ready & events)) {
             r = rc < 0 ? rc : e->ready & events;
             pthread_mutex_unlock(&e->lock);
@@ -450,7 +417,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
                 e->waiter[d] = self;
             }
         }
-        note_interest(e);
+        eddy__fd_note_interest(e);
         pthread_mutex_unlock(&e->lock);
         rc = eddy__wait(deadline);
         pthread_mutex_lock(&e->lock);
@@ -460,7 +427,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
                 eddy__task_unref(self);
             }
         }
-        note_interest(e);
+        eddy__fd_note_interest(e);
         bool closed = e->gen != gen;
         r = e->ready & events;
         pthread_mutex_unlock(&e->lock);
@@ -622,12 +589,12 @@ static void forget_locked(struct fd_entry *e, int fd)
     e->nonblock = false;
     e->not_socket = false;
     if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
-        eddy__io_del(e->drv, fd, event_data(fd, e->reg));
+        eddy__io_del(e->drv, fd, eddy__fd_event_data(fd, e->reg));
         atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
     }
     e->drv = NULL;
     e->watch = NULL;
-    note_interest(e);
+    eddy__fd_note_interest(e);
     for (int d = 0; d < 2; d++)
         if (e->waiter[d] != NULL)
             eddy__wake(e->waiter[d]);
@@ -637,7 +604,7 @@ int eddy_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    struct fd_entry *e = entry(fd, false);
+    struct fd_entry *e = eddy__fd_entry(fd, false);
     if (e == NULL)
         return close(fd) < 0 ? -errno : 0;
     pthread_mutex_lock(&e->lock);
@@ -655,7 +622,7 @@ int eddy_fd_release(int fd)
         return -EBADF;
     if (fcntl(fd, F_GETFD) < 0)
         return -errno;
-    struct fd_entry *e = entry(fd, false);
+    struct fd_entry *e = eddy__fd_entry(fd, false);
     if (e == NULL)
         return 0; /* eddy never kept anything of it */
     pthread_mutex_lock(&e->lock);
@@ -676,86 +643,6 @@ int eddy__io_begin(int fd, int write, struct eddy__io_op *op)
 int eddy__io_wait(struct eddy__io_op *op, uint64_t deadline_ns)
 {
     return wait_dir(op->entry, op->fd, op->dir, &op->tick, op->gen, deadline_ns);
-}
-
-/* -------------------------------------- level-triggered foreign interest */
-
-int eddy__fd_watch(int fd, int events, eddy__watch_fn fn, void *arg)
-{
-    if (fd < 0)
-        return -EBADF;
-    if (fn == NULL || (events & ~(EDDY_READABLE | EDDY_WRITABLE)) != 0)
-        return -EINVAL;
-    struct fd_entry *e = entry(fd, true);
-    if (e == NULL)
-        return -ENOMEM;
-    pthread_mutex_lock(&e->lock);
-    int rc = 0;
-    bool was_level = e->watch != NULL;
-    e->watch = fn;
-    e->watch_arg = arg;
-    e->watch_events = (uint8_t)events;
-    if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
-        uint64_t old = event_data(fd, e->reg);
-        e->reg++;
-        rc = eddy__io_mod(e->drv, fd, reg_events(e), old, event_data(fd, e->reg));
-        if (rc < 0) {
-            if (rc == -ENOENT) {
-                /* the number was closed with close(2) and reused: the old
-                   registration went with it (libtorrent #622) */
-                atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
-                e->drv = NULL;
-                rc = 0;
-            }
-        }
-    } else {
-        e->drv = NULL;
-    }
-    if (rc == 0 && e->drv == NULL) {
-        if (eddy__worker_driver_current() == NULL)
-            rc = -EPERM; /* only a worker has a reactor */
-        else
-            rc = ensure_registered(e, fd);
-    }
-    if (rc < 0 && !was_level)
-        e->watch = NULL;
-    note_interest(e);
-    pthread_mutex_unlock(&e->lock);
-    return rc;
-}
-
-int eddy__fd_unwatch(int fd)
-{
-    struct fd_entry *e = entry(fd, false);
-    if (e == NULL)
-        return 0; /* never watched: a no-op (curl #17949) */
-    pthread_mutex_lock(&e->lock);
-    if (e->watch != NULL) {
-        e->watch = NULL;
-        if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
-            eddy__io_del(e->drv, fd, event_data(fd, e->reg));
-            atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
-        }
-        e->drv = NULL;
-        e->ready = 0; /* a task's next wait registers anew and re-checks */
-        note_interest(e);
-    }
-    pthread_mutex_unlock(&e->lock);
-    return 0;
-}
-
-void eddy__fd_rearm(struct eddy__io_driver *d, uint64_t data)
-{
-    int fd = (int)(uint32_t)data - 1;
-    struct fd_entry *e = entry(fd, false);
-    if (e == NULL)
-        return;
-    pthread_mutex_lock(&e->lock);
-    /* only the fd's current registration with d: one that was replaced,
-       moved or closed stays ended */
-    if (e->drv == d && e->reg == (uint32_t)(data >> 32) && !atomic_load(&d->dead))
-        (void)eddy__io_add(d, fd, reg_events(e), data);
-    pthread_mutex_unlock(&e->lock);
 }
 
 /* ------------------------------------------ standing in on io_uring */
@@ -808,7 +695,7 @@ int eddy__fd_poll_stranded(struct eddy__io_driver *d)
                 if (e->watch != NULL)
                     want |= (short)((e->watch_events & EDDY_READABLE ? POLLIN | POLLRDHUP : 0) |
                                     (e->watch_events & EDDY_WRITABLE ? POLLOUT : 0));
-                data[n] = event_data(fd, e->reg);
+                data[n] = eddy__fd_event_data(fd, e->reg);
             }
             pthread_mutex_unlock(&e->lock);
             if (want == 0)

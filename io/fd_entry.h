@@ -1,0 +1,68 @@
+/*
+ * io/fd_entry.h: the per-fd state of io/fd.c, shared with io/fd_watch.c
+ * (level-triggered interest for foreign fds). One entry per fd number, in
+ * a table that only grows; every field but `interest` under the entry's lock.
+ */
+#ifndef EDDY_IO_FD_ENTRY_H
+#define EDDY_IO_FD_ENTRY_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io/io_int.h"
+
+struct eddy__task;
+
+enum { DIR_READ = 0, DIR_WRITE = 1 };
+
+struct fd_entry {
+    pthread_mutex_t lock;
+    uint32_t gen;                      /* guarded by: lock; bumped by close */
+    uint32_t reg;                      /* guarded by: lock; bumped by each
+                                          registration: its events carry it */
+    uint8_t ready;                     /* guarded by: lock; EDDY_READABLE|WRITABLE */
+    bool nonblock;                     /* guarded by: lock; O_NONBLOCK set */
+    bool not_socket;                   /* guarded by: lock; sendmsg said ENOTSOCK */
+    struct eddy__io_driver *drv;       /* guarded by: lock; registered with */
+    uint64_t tick[2];                  /* guarded by: lock; events per direction */
+    struct eddy__task *waiter[2];      /* guarded by: lock; holds a reference */
+    /* level-triggered interest of a foreign fd (eddy__fd_watch): while
+       watch is set the registration is level-triggered with these events */
+    eddy__watch_fn watch;              /* guarded by: lock */
+    void *watch_arg;                   /* guarded by: lock */
+    uint8_t watch_events;              /* guarded by: lock */
+    /* whether a task waits on the fd or it is watched: written under lock,
+       read without it by eddy__fd_poll_stranded's scan */
+    _Atomic bool interest;
+};
+
+/* The entry of fd, made when missing when create is set (NULL only on OOM,
+   fd < 0, or a missing entry without create). Entries are never freed: a
+   stale event may still look one up. */
+struct fd_entry *eddy__fd_entry(int fd, bool create);
+
+/* Registers e's fd with the current worker's reactor if not yet (or moves
+   it off a stuck one). Caller holds e->lock. 0 or -errno. */
+int eddy__fd_ensure_registered(struct fd_entry *e, int fd);
+
+/* The readiness events e's registration asks for. Caller holds e->lock. */
+uint32_t eddy__fd_reg_events(const struct fd_entry *e);
+
+/* What a registration of fd carries as its event data: the fd and the
+   registration number, never 0 (0 is the unpark eventfd). */
+static inline uint64_t eddy__fd_event_data(int fd, uint32_t reg)
+{
+    return ((uint64_t)reg << 32) | (uint32_t)(fd + 1);
+}
+
+/* Publishes whether e has a waiter or a watch (for the stand-in scan).
+   Caller holds e->lock. */
+static inline void eddy__fd_note_interest(struct fd_entry *e)
+{
+    bool any = e->waiter[0] != NULL || e->waiter[1] != NULL || e->watch != NULL;
+    atomic_store_explicit(&e->interest, any, memory_order_relaxed);
+}
+
+#endif
