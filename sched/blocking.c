@@ -10,9 +10,15 @@
 #include <errno.h>
 #include <time.h>
 
+#include "sched/alloc.h"
 #include "sched/sched_int.h"
 
 #define EDDY__BLOCKING_KEEPALIVE_S 10
+
+/* eddy__pool_slot.state: free (never used, or joined), running, or exited
+   and waiting to be joined (by the next thread start that needs the slot,
+   or by stop) */
+enum { POOL_SLOT_FREE = 0, POOL_SLOT_RUNNING = 1, POOL_SLOT_EXITED = 2 };
 
 /* The blocking task the calling pool thread runs, NULL elsewhere: its
    cancellation is checked by the parker waits of that thread (wait.c). */
@@ -25,6 +31,12 @@ struct eddy__task *eddy__blocking_current(void)
 
 int eddy__blocking_init(struct eddy__blocking *b, struct eddy__sched *s, unsigned max)
 {
+    b->max = max ? max : 1;
+    b->slots = eddy__calloc(sizeof *b->slots * b->max);
+    if (b->slots == NULL)
+        return -ENOMEM;
+    for (unsigned i = 0; i < b->max; i++)
+        b->slots[i].b = b;
     pthread_mutex_init(&b->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -35,7 +47,6 @@ int eddy__blocking_init(struct eddy__blocking *b, struct eddy__sched *s, unsigne
     b->head = b->tail = NULL;
     b->running = NULL;
     b->threads = b->idle = b->notified = 0;
-    b->max = max ? max : 1;
     b->stopping = false;
     b->s = s;
     return 0;
@@ -81,7 +92,8 @@ static void run_one(struct eddy__blocking *b, struct eddy__task *t)
 
 static void *pool_thread(void *arg)
 {
-    struct eddy__blocking *b = arg;
+    struct eddy__pool_slot *slot = arg;
+    struct eddy__blocking *b = slot->b;
     pthread_mutex_lock(&b->lock);
     for (;;) {
         while (b->head == NULL && !b->stopping) {
@@ -114,10 +126,35 @@ static void *pool_thread(void *arg)
         pthread_mutex_lock(&b->lock);
     }
 out:
+    slot->state = POOL_SLOT_EXITED;
     b->threads--;
     pthread_cond_broadcast(&b->idle_cond);
     pthread_mutex_unlock(&b->lock);
     return NULL;
+}
+
+/* Starts a pool thread in a free slot, joining an exited one to reuse its
+   slot. Caller holds b->lock. 0 or the errno of pthread_create. */
+static int start_thread(struct eddy__blocking *b)
+{
+    struct eddy__pool_slot *slot = NULL;
+    for (unsigned i = 0; i < b->max && slot == NULL; i++)
+        if (b->slots[i].state == POOL_SLOT_FREE)
+            slot = &b->slots[i];
+    for (unsigned i = 0; i < b->max && slot == NULL; i++) {
+        if (b->slots[i].state == POOL_SLOT_EXITED) {
+            slot = &b->slots[i];
+            /* it has given up the lock and is returning: a short wait */
+            (void)pthread_join(slot->th, NULL);
+            slot->state = POOL_SLOT_FREE;
+        }
+    }
+    if (slot == NULL)
+        return EAGAIN; /* b->threads < b->max: cannot happen */
+    int rc = pthread_create(&slot->th, NULL, pool_thread, slot);
+    if (rc == 0)
+        slot->state = POOL_SLOT_RUNNING;
+    return rc;
 }
 
 int eddy__sched_spawn_blocking(struct eddy__sched *s, struct eddy__task *t)
@@ -135,12 +172,7 @@ int eddy__sched_spawn_blocking(struct eddy__sched *s, struct eddy__task *t)
         b->notified++;
         pthread_cond_signal(&b->cond);
     } else if (b->threads < b->max) {
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_t th;
-        int rc = pthread_create(&th, &attr, pool_thread, b);
-        pthread_attr_destroy(&attr);
+        int rc = start_thread(b);
         if (rc == 0) {
             b->threads++;
         } else if (b->threads == 0) {
@@ -182,6 +214,13 @@ void eddy__blocking_stop(struct eddy__blocking *b)
     while (b->threads > 0)
         pthread_cond_wait(&b->idle_cond, &b->lock);
     pthread_mutex_unlock(&b->lock);
+    /* joined: their exit (thread-local caches, the parker's eventfd) is
+       over before the runtime is gone */
+    for (unsigned i = 0; i < b->max; i++)
+        if (b->slots[i].state == POOL_SLOT_EXITED)
+            (void)pthread_join(b->slots[i].th, NULL);
+    eddy__dealloc(b->slots, sizeof *b->slots * b->max);
+    b->slots = NULL;
     pthread_cond_destroy(&b->cond);
     pthread_cond_destroy(&b->idle_cond);
     pthread_mutex_destroy(&b->lock);

@@ -146,10 +146,20 @@ struct eddy__worker {
     bool thread_started;
 };
 
+/* A pool thread's slot: its handle, so that stop can join it (a thread
+   still running its exit code after eddy_rt_free returned would close its
+   eventfd late and run code of a library that may be unloaded). */
+struct eddy__pool_slot {
+    struct eddy__blocking *b;
+    pthread_t th;
+    int state; /* guarded by: b->lock; POOL_SLOT_* in blocking.c */
+};
+
 struct eddy__blocking {
     pthread_mutex_t lock;
     pthread_cond_t cond;            /* work arrived or stopping */
     pthread_cond_t idle_cond;       /* a thread exited (for stop) */
+    struct eddy__pool_slot *slots;  /* [max]; immutable pointer */
     struct eddy__task *head, *tail; /* guarded by: lock; queued tasks */
     struct eddy__task *running;     /* guarded by: lock; via owned_next */
     unsigned threads, idle, max;    /* guarded by: lock */
