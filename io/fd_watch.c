@@ -34,13 +34,16 @@ int eddy__fd_watch(int fd, int events, eddy__watch_fn fn, void *arg)
         e->reg++;
         rc = eddy__io_mod(e->drv, fd, eddy__fd_reg_events(e), old, eddy__fd_event_data(fd, e->reg));
         if (rc < 0) {
-            if (rc == -ENOENT) {
-                /* the number was closed with close(2) and reused: the old
-                   registration went with it (libtorrent #622) */
-                atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
-                e->drv = NULL;
+            /* the registration is gone either way: ENOENT, the number was
+               closed with close(2) and reused and the old registration went
+               with it (libtorrent #622), then register anew below; another
+               error, a later wait registers anew rather than trust it */
+            if (rc != -ENOENT)
+                eddy__io_del(e->drv, fd, old);
+            atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
+            e->drv = NULL;
+            if (rc == -ENOENT)
                 rc = 0;
-            }
         }
     } else {
         e->drv = NULL;

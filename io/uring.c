@@ -84,6 +84,30 @@ static void prep_remove(struct io_uring_sqe *sqe, uint64_t data)
     io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
 }
 
+/* Submits what is queued, retrying while the kernel is short (-EAGAIN,
+   -EBUSY, -EINTR) for a while. Caller holds sq_lock. */
+static int submit_queued(struct eddy__uring *u)
+{
+    int rc = 0;
+    for (int tries = 0; tries < 100; tries++) {
+        rc = io_uring_submit(&u->ring);
+        if (rc >= 0 || (rc != -EAGAIN && rc != -EBUSY && rc != -EINTR))
+            return rc;
+        sched_yield();
+    }
+    return rc;
+}
+
+/* A poll that could not be submitted must not be armed by some later
+   submission with data nobody expects (its registration was given up):
+   the kernel has not read it yet, so it becomes a no-op. */
+static void neuter(struct io_uring_sqe *sqe)
+{
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, TAG_IGNORE);
+    io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+}
+
 int eddy__uring_add(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t data)
 {
     struct eddy__uring *u = d->ring;
@@ -92,7 +116,9 @@ int eddy__uring_add(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t
     int rc = -EBUSY;
     if (sqe != NULL) {
         prep_poll(sqe, fd, events, data);
-        rc = io_uring_submit(&u->ring);
+        rc = submit_queued(u);
+        if (rc < 0)
+            neuter(sqe);
     }
     pthread_mutex_unlock(&u->sq_lock);
     return rc < 0 ? rc : 0;
@@ -106,11 +132,13 @@ int eddy__uring_mod(struct eddy__io_driver *d, int fd, uint32_t events, uint64_t
     int rc = -EBUSY;
     struct io_uring_sqe *sqe = get_sqe(u);
     if (sqe != NULL) {
-        prep_remove(sqe, old_data);
+        prep_remove(sqe, old_data); /* goes in any case: the old poll ends */
         sqe = get_sqe(u); /* may submit the removal first: still in order */
         if (sqe != NULL) {
             prep_poll(sqe, fd, events, data);
-            rc = io_uring_submit(&u->ring);
+            rc = submit_queued(u);
+            if (rc < 0)
+                neuter(sqe);
         }
     }
     pthread_mutex_unlock(&u->sq_lock);
@@ -125,18 +153,17 @@ void eddy__uring_del(struct eddy__io_driver *d, uint64_t data)
        holds a reference to the file, and a removal left in the queue would
        keep a closed socket open until the next submission */
     bool queued = false;
-    for (int tries = 0; tries < 100; tries++) {
-        if (!queued) {
-            struct io_uring_sqe *sqe = get_sqe(u);
-            if (sqe != NULL) {
-                prep_remove(sqe, data);
-                queued = true;
-            }
+    for (int tries = 0; tries < 100 && !queued; tries++) {
+        struct io_uring_sqe *sqe = get_sqe(u);
+        if (sqe != NULL) {
+            prep_remove(sqe, data);
+            queued = true;
+        } else {
+            sched_yield(); /* the queue is full and would not submit */
         }
-        if (queued && io_uring_submit(&u->ring) >= 0)
-            break;
-        sched_yield(); /* -EAGAIN/-EBUSY: the kernel is short for now */
     }
+    if (queued)
+        (void)submit_queued(u);
     pthread_mutex_unlock(&u->sq_lock);
 }
 
