@@ -188,6 +188,35 @@ static int begin(int fd, int dir, struct fd_entry **out, uint64_t *tick, uint32_
     return rc;
 }
 
+/* poll(2) events for EDDY_READABLE|EDDY_WRITABLE, and back: an error or
+   hang-up counts as ready for both. */
+static short poll_events(int events)
+{
+    return (short)((events & EDDY_READABLE ? POLLIN : 0) | (events & EDDY_WRITABLE ? POLLOUT : 0));
+}
+
+static int ready_bits(short revents, int events)
+{
+    int r = 0;
+    if (revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
+        r |= EDDY_READABLE;
+    if (revents & (POLLOUT | POLLHUP | POLLERR))
+        r |= EDDY_WRITABLE;
+    return r & events;
+}
+
+/* Takes self out of the waiter slots it holds. Caller holds e->lock. */
+static void drop_waiter(struct fd_entry *e, struct eddy__task *self)
+{
+    for (int d = 0; d < 2; d++) {
+        if (e->waiter[d] == self) {
+            e->waiter[d] = NULL;
+            eddy__task_unref(self);
+        }
+    }
+    eddy__fd_note_interest(e);
+}
+
 /* Whether direction d of e is held by another task (then -EBUSY). A
    plain thread holding it only for its wake on close gives way: it is
    woken (its eddy call goes round again and polls without the slot) and
@@ -233,18 +262,9 @@ static int plain_wait(struct fd_entry *e, int fd, int events, uint32_t gen, uint
     eddy__fd_note_interest(e);
     pthread_mutex_unlock(&e->lock);
     short revents = 0;
-    int rc = eddy__parker_poll(self, fd,
-                               (short)((events & EDDY_READABLE ? POLLIN : 0) |
-                                       (events & EDDY_WRITABLE ? POLLOUT : 0)),
-                               deadline_ns, &revents);
+    int rc = eddy__parker_poll(self, fd, poll_events(events), deadline_ns, &revents);
     pthread_mutex_lock(&e->lock);
-    for (int d = 0; d < 2; d++) {
-        if (e->waiter[d] == self) {
-            e->waiter[d] = NULL;
-            eddy__task_unref(self);
-        }
-    }
-    eddy__fd_note_interest(e);
+    drop_waiter(e, self);
     bool closed = e->gen != gen;
     pthread_mutex_unlock(&e->lock);
     if (closed || (revents & POLLNVAL))
@@ -254,14 +274,8 @@ static int plain_wait(struct fd_entry *e, int fd, int events, uint32_t gen, uint
     int check = eddy__wait_check(); /* an abort of the thread's blocking task */
     if (check < 0)
         return check;
-    if (ready != NULL) {
-        int r = 0;
-        if (revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
-            r |= EDDY_READABLE;
-        if (revents & (POLLOUT | POLLHUP | POLLERR))
-            r |= EDDY_WRITABLE;
-        *ready = r & events;
-    }
+    if (ready != NULL)
+        *ready = ready_bits(revents, events);
     return 0;
 }
 
@@ -309,11 +323,7 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
     pthread_mutex_unlock(&e->lock);
     rc = eddy__wait(deadline_ns);
     pthread_mutex_lock(&e->lock);
-    if (e->waiter[dir] == self) {
-        e->waiter[dir] = NULL;
-        eddy__task_unref(self);
-        eddy__fd_note_interest(e);
-    }
+    drop_waiter(e, self);
     bool closed = e->gen != gen;
     *tick = e->tick[dir];
     pthread_mutex_unlock(&e->lock);
@@ -324,23 +334,17 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
 
 /* Current readiness of fd for events by poll(2), without waiting: the
    bits, 0, or a negative errno (-EBADF for a closed fd). */
-static int poll_now(int fd, int events, int ms)
+static int poll_now(int fd, int events)
 {
-    struct pollfd p = { .fd = fd, .events = (short)((events & EDDY_READABLE ? POLLIN : 0) |
-                                                    (events & EDDY_WRITABLE ? POLLOUT : 0)) };
-    int n = poll(&p, 1, ms);
+    struct pollfd p = { .fd = fd, .events = poll_events(events) };
+    int n = poll(&p, 1, 0);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     if (n == 0)
         return 0;
     if (p.revents & POLLNVAL)
         return -EBADF;
-    int r = 0;
-    if (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
-        r |= EDDY_READABLE;
-    if (p.revents & (POLLOUT | POLLHUP | POLLERR))
-        r |= EDDY_WRITABLE;
-    return r & events;
+    return ready_bits(p.revents, events);
 }
 
 int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
@@ -358,15 +362,14 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
     struct fd_entry *e = eddy__fd_entry(fd, true);
     if (e == NULL)
         return -ENOMEM;
-    /* O_NONBLOCK on first use, as every eddy I/O call (API.md) */
-    pthread_mutex_lock(&e->lock);
-    rc = make_nonblocking(e, fd);
-    uint32_t gen0 = e->gen;
-    pthread_mutex_unlock(&e->lock);
-    if (rc < 0)
-        return rc;
     if (self == NULL) { /* a plain thread blocks in poll(2), wakeable */
-        int r = poll_now(fd, events, 0); /* ready already: no slot needed */
+        pthread_mutex_lock(&e->lock);
+        rc = make_nonblocking(e, fd); /* on first use, as every eddy I/O call */
+        uint32_t gen0 = e->gen;
+        pthread_mutex_unlock(&e->lock);
+        if (rc < 0)
+            return rc;
+        int r = poll_now(fd, events); /* ready already: no slot needed */
         if (r != 0)
             return r;
         for (;;) {
@@ -382,10 +385,13 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
         /* level check first (a third-party fd may hold data already); the
            ticks taken before it tell whether an edge came in between */
         pthread_mutex_lock(&e->lock);
+        rc = make_nonblocking(e, fd); /* on first use (a flag test after) */
         uint64_t t0 = e->tick[DIR_READ], t1 = e->tick[DIR_WRITE];
         uint32_t gen = e->gen;
         pthread_mutex_unlock(&e->lock);
-        int r = poll_now(fd, events, 0);
+        if (rc < 0)
+            return rc;
+        int r = poll_now(fd, events);
         if (r != 0)
             return r;
         pthread_mutex_lock(&e->lock);
@@ -421,13 +427,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
         pthread_mutex_unlock(&e->lock);
         rc = eddy__wait(deadline);
         pthread_mutex_lock(&e->lock);
-        for (int d = 0; d < 2; d++) {
-            if (e->waiter[d] == self) {
-                e->waiter[d] = NULL;
-                eddy__task_unref(self);
-            }
-        }
-        eddy__fd_note_interest(e);
+        drop_waiter(e, self);
         bool closed = e->gen != gen;
         r = e->ready & events;
         pthread_mutex_unlock(&e->lock);

@@ -254,6 +254,14 @@ int eddy__uring_park(struct eddy__io_driver *d, int64_t timeout_ns)
     return dispatch(d, c, n, true);
 }
 
+/* Completions wait for the owner's task work (kernels without the flag:
+   never known, so never). */
+int eddy__uring_stranded(struct eddy__io_driver *d)
+{
+    struct eddy__uring *u = d->ring;
+    return u->taskrun_flag && (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+}
+
 int eddy__uring_poll_foreign(struct eddy__io_driver *d)
 {
     struct eddy__uring *u = d->ring;
@@ -271,18 +279,9 @@ int eddy__uring_poll_foreign(struct eddy__io_driver *d)
     }
     /* completions still to be posted by the owner's task work (it was
        preempted, or spins in a task): take the readiness from the fds */
-    if (!u->taskrun_flag ||
-        (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0)
+    if (!u->taskrun_flag || eddy__uring_stranded(d))
         io += eddy__fd_poll_stranded(d);
     return io;
-}
-
-/* Completions wait for the owner's task work (kernels without the flag:
-   never known, so never). */
-int eddy__uring_stranded(struct eddy__io_driver *d)
-{
-    struct eddy__uring *u = d->ring;
-    return u->taskrun_flag && (IO_URING_READ_ONCE(*u->ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
 }
 
 int eddy__uring_new(struct eddy__io_driver *d)
