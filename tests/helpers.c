@@ -83,3 +83,16 @@ eddy_rt *eddy_test_new_rt(unsigned workers)
     assert_ok(eddy_rt_new(&rt, &cfg));
     return rt;
 }
+
+bool eddy_test_join_within(pthread_t t, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_timedjoin_np(t, NULL, &ts) == 0;
+}

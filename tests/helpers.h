@@ -6,7 +6,9 @@
 #ifndef EDDY_TESTS_HELPERS_H
 #define EDDY_TESTS_HELPERS_H
 
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +64,9 @@ eddy_rt *eddy_test_new_rt(unsigned workers);
 
 /** Monotonic milliseconds, for bounded loops and elapsed-time checks. */
 int64_t eddy_test_now_ms(void);
+
+/** Joins thread t if it ends within ms; false (still running) otherwise. */
+bool eddy_test_join_within(pthread_t t, int ms);
 
 /** Number of open file descriptors of this process (/proc/self/fd). */
 int eddy_test_count_fds(void);

@@ -119,19 +119,6 @@ static inline unsigned pick_delay(uint64_t *seed)
     return rnd(seed, 2) ? rnd(seed, 200001) : rnd(seed, 20001);
 }
 
-/* Joins t within ms; false when it still runs. */
-static inline bool join_within(pthread_t t, int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return pthread_timedjoin_np(t, NULL, &ts) == 0;
-}
 
 /* Spins until *flag is set, for at most ms. */
 static inline bool flag_within(atomic_int *flag, int ms)

@@ -32,19 +32,6 @@ static void *block_in_read(void *arg)
     return NULL;
 }
 
-/* Joins t within ms; false when it is still blocked. */
-static bool join_within(pthread_t t, int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return pthread_timedjoin_np(t, NULL, &ts) == 0;
-}
 
 static void started_and_blocked(struct blocked *b)
 {
@@ -64,7 +51,7 @@ static void close_wakes(int use_wait_fd)
     assert_int_equal(pthread_create(&t, NULL, block_in_read, &b), 0);
     started_and_blocked(&b);
     assert_ok(eddy_close(sv[0]));
-    bool joined = join_within(t, 5000);
+    bool joined = eddy_test_join_within(t, 5000);
     if (!joined) { /* unblock it before failing: the peer's close ends poll */
         close(sv[1]);
         pthread_join(t, NULL);
@@ -136,7 +123,7 @@ static void readiness_and_timeouts_still_work(void **state)
     assert_int_equal(pthread_create(&t, NULL, block_in_read, &b), 0);
     started_and_blocked(&b);
     assert_int_equal(write(sv[1], "z", 1), 1);
-    assert_true(join_within(t, 5000));
+    assert_true(eddy_test_join_within(t, 5000));
     assert_int_equal(atomic_load(&b.result), 1);
     assert_ok(eddy_close(sv[0]));
     close(sv[1]);
@@ -173,8 +160,8 @@ static void plain_threads_and_a_task_share_an_fd(void **state)
     /* a plain thread's level check sees data at once, whoever holds the slot */
     assert_int_equal(eddy_wait_fd(sv[0], EDDY_WRITABLE, 1000), EDDY_WRITABLE);
     assert_int_equal(write(sv[1], "abc", 3), 3);
-    assert_true(join_within(t[0], 5000));
-    assert_true(join_within(t[1], 5000));
+    assert_true(eddy_test_join_within(t[0], 5000));
+    assert_true(eddy_test_join_within(t[1], 5000));
     assert_ok(eddy_join_timeout(h, NULL, 5000));
     assert_int_equal(atomic_load(&b[0].result), 1);
     assert_int_equal(atomic_load(&b[1].result), 1);

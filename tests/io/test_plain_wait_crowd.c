@@ -435,16 +435,16 @@ static void one_plain_thread_moving_between_fds_while_others_write_and_close(voi
         assert_int_equal(pthread_create(&writer, NULL, multi_writer, m), 0);
         assert_int_equal(pthread_create(&closer, NULL, multi_closer, m), 0);
         assert_int_equal(pthread_create(&reader, NULL, multi_reader, m), 0);
-        bool joined = join_within(reader, 4 * bound_ms());
+        bool joined = eddy_test_join_within(reader, 4 * bound_ms());
         if (!joined) {
             atomic_store(&m->done, 1);
             for (int i = 0; i < NFD; i++)
                 pair_unblock(&m->p[i]);
-            (void)join_within(reader, bound_ms());
+            (void)eddy_test_join_within(reader, bound_ms());
         }
         atomic_store(&m->done, 1);
-        assert_true(join_within(writer, bound_ms()));
-        assert_true(join_within(closer, bound_ms()));
+        assert_true(eddy_test_join_within(writer, bound_ms()));
+        assert_true(eddy_test_join_within(closer, bound_ms()));
         if (!joined)
             fail_msg("round %u: the reader is stuck after %u of %u ops", r,
                      atomic_load(&m->progress), ops);
@@ -517,7 +517,7 @@ static void crowds_of_waiting_threads_leave_no_fd_behind(void **state)
             }
         }
         for (int k = 0; k < CROWD; k++) {
-            if (!join_within(t[k], bound_ms())) {
+            if (!eddy_test_join_within(t[k], bound_ms())) {
                 for (int i = 0; i < CROWD; i++)
                     pair_unblock(&p[i]);
                 fail_msg("round %u: thread %d (%s) still blocked %d ms after %s", r, k,
@@ -598,7 +598,7 @@ static void plain_threads_and_a_task_sharing_an_fd_each_get_one_byte(void **stat
         bool seen[SHARERS] = { false };
         for (int k = 0; k < SHARERS; k++) {
             bool done = k == task_at ? eddy_join_timeout(h, NULL, bound_ms()) == 0
-                                     : join_within(t[k], bound_ms());
+                                     : eddy_test_join_within(t[k], bound_ms());
             if (!done) {
                 pair_unblock(&p);
                 fail_msg("round %u: reader %d (%s%s) still blocked %d ms after %d bytes for %d "

@@ -42,13 +42,13 @@ static void fresh_reader_rounds(int op)
         delay_ns(ns);
         if (!act_on(act, &p, byte, &o.tid)) {
             pair_unblock(&p);
-            bool joined = join_within(t, bound_ms());
+            bool joined = eddy_test_join_within(t, bound_ms());
             fail_msg("round %u: %s never blocked in poll(2) (%s)", r, op_name(op),
                      joined ? "it returned" : "still running");
         }
-        if (!join_within(t, bound_ms())) {
+        if (!eddy_test_join_within(t, bound_ms())) {
             pair_unblock(&p);
-            bool joined = join_within(t, bound_ms());
+            bool joined = eddy_test_join_within(t, bound_ms());
             fail_msg("round %u: %s still blocked %d ms after %s (%u ns after %s)%s", r,
                      op_name(op), bound_ms(), act_name(act), ns,
                      wait_start ? "it started" : "pthread_create",
@@ -188,7 +188,7 @@ static void one_plain_thread_many_rounds_absorbs_stale_wakes(void **state)
             pthread_cond_broadcast(&s.cond);
             pthread_mutex_unlock(&s.lock);
             if (done)
-                (void)join_within(t, bound_ms());
+                (void)eddy_test_join_within(t, bound_ms());
             if (!acted)
                 fail_msg("round %u: %s never blocked in poll(2)", r, op_name(op));
             fail_msg("round %u: %s still blocked %d ms after %s (%u ns after the job)%s", r,
@@ -208,7 +208,7 @@ static void one_plain_thread_many_rounds_absorbs_stale_wakes(void **state)
     s.quit = true;
     pthread_cond_broadcast(&s.cond);
     pthread_mutex_unlock(&s.lock);
-    assert_true(join_within(t, bound_ms()));
+    assert_true(eddy_test_join_within(t, bound_ms()));
     pthread_cond_destroy(&s.cond);
     pthread_mutex_destroy(&s.lock);
     assert_int_equal(eddy_test_count_fds(), fds_before);
@@ -293,9 +293,9 @@ static void fresh_writer_rounds(int op)
             assert_int_equal(close(p.sv[1]), 0);
             break;
         }
-        if (!join_within(t, bound_ms())) {
+        if (!eddy_test_join_within(t, bound_ms())) {
             pair_unblock(&p);
-            bool joined = join_within(t, bound_ms());
+            bool joined = eddy_test_join_within(t, bound_ms());
             fail_msg("round %u: %s still blocked %d ms after %s (%u ns)%s", r, op_name(op),
                      bound_ms(), wact_name(act), ns,
                      joined ? "" : "; still blocked after a hang-up");

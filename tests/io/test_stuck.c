@@ -92,6 +92,23 @@ static void *io_hog(void *arg)
     return NULL;
 }
 
+/* From this plain thread, once the hog holds its worker: PINGS bytes to
+   the waiter, each echoed back within wait_ms. */
+static void ping_while_held(struct stuck *s, int wait_ms)
+{
+    for (int i = 0; i < 5000 && !atomic_load(&s->spinning); i++)
+        usleep(1000);
+    assert_true(atomic_load(&s->spinning));
+    for (int i = 0; i < PINGS; i++) {
+        char c = (char)('a' + i), back = 0;
+        assert_int_equal(write(s->fd[1], &c, 1), 1);
+        struct pollfd p = { .fd = s->fd[1], .events = POLLIN };
+        assert_int_equal(poll(&p, 1, wait_ms), 1);
+        assert_int_equal(read(s->fd[1], &back, 1), 1);
+        assert_int_equal(back, c);
+    }
+}
+
 static void io_registered_with_a_stuck_worker_is_served(void **state)
 {
     (void)state;
@@ -100,18 +117,7 @@ static void io_registered_with_a_stuck_worker_is_served(void **state)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s.fd), 0);
     eddy_task *h;
     assert_ok(eddy_rt_spawn(rt, &h, io_hog, &s));
-    /* a plain thread pings once the hog spins */
-    for (int i = 0; i < 5000 && !atomic_load(&s.spinning); i++)
-        usleep(1000);
-    assert_true(atomic_load(&s.spinning));
-    for (int i = 0; i < PINGS; i++) {
-        char c = (char)('a' + i), back = 0;
-        assert_int_equal(write(s.fd[1], &c, 1), 1);
-        struct pollfd p = { .fd = s.fd[1], .events = POLLIN };
-        assert_int_equal(poll(&p, 1, HOG_MAX_MS * 2), 1);
-        assert_int_equal(read(s.fd[1], &back, 1), 1);
-        assert_int_equal(back, c);
-    }
+    ping_while_held(&s, HOG_MAX_MS * 2);
     assert_ok(eddy_join(h, NULL));
     assert_int_equal(atomic_load(&s.errors), 0);
     assert_int_equal(atomic_load(&s.done_in_spin), 1);
@@ -184,17 +190,7 @@ static void io_registered_with_a_worker_held_in_the_kernel_is_served(void **stat
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, s.fd), 0);
     eddy_task *h;
     assert_ok(eddy_rt_spawn(rt, &h, held_hog, &s));
-    for (int i = 0; i < 5000 && !atomic_load(&s.spinning); i++)
-        usleep(1000);
-    assert_true(atomic_load(&s.spinning));
-    for (int i = 0; i < PINGS; i++) {
-        char c = (char)('a' + i), back = 0;
-        assert_int_equal(write(s.fd[1], &c, 1), 1);
-        struct pollfd p = { .fd = s.fd[1], .events = POLLIN };
-        assert_int_equal(poll(&p, 1, HOLD_MS * 10), 1);
-        assert_int_equal(read(s.fd[1], &back, 1), 1);
-        assert_int_equal(back, c);
-    }
+    ping_while_held(&s, HOLD_MS * 10);
     assert_ok(eddy_join(h, NULL));
     assert_int_equal(atomic_load(&s.errors), 0);
     /* every ping came back while the owner was held */
