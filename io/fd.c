@@ -34,7 +34,7 @@
 #include "sched/alloc.h"
 #include "sched/sched.h"
 
-#define CHUNK 1024 /* entries per table chunk */
+#define CHUNK EDDY__FD_CHUNK
 
 static struct {
     pthread_mutex_t lock;                   /* guards growing chunks */
@@ -86,6 +86,19 @@ struct fd_entry *eddy__fd_entry(int fd, bool create)
     }
     pthread_mutex_unlock(&table.lock);
     return &ch[fd % CHUNK];
+}
+
+size_t eddy__fd_table_chunks(void)
+{
+    return atomic_load_explicit(&table.nchunks, memory_order_acquire);
+}
+
+struct fd_entry *eddy__fd_table_chunk(size_t c)
+{
+    if (c >= atomic_load_explicit(&table.nchunks, memory_order_acquire))
+        return NULL;
+    struct fd_entry *_Atomic *chunks = atomic_load_explicit(&table.chunks, memory_order_acquire);
+    return atomic_load_explicit(&chunks[c], memory_order_acquire);
 }
 
 void eddy__fd_event(uint64_t data, uint32_t events)
@@ -643,71 +656,4 @@ int eddy__io_begin(int fd, int write, struct eddy__io_op *op)
 int eddy__io_wait(struct eddy__io_op *op, uint64_t deadline_ns)
 {
     return wait_dir(op->entry, op->fd, op->dir, &op->tick, op->gen, deadline_ns);
-}
-
-/* ------------------------------------------ standing in on io_uring */
-
-#define STRANDED_BATCH 64
-
-/* Polls a batch gathered by eddy__fd_poll_stranded and dispatches what is
-   ready as if the reactor had reported it. */
-static int dispatch_stranded(struct pollfd *p, const uint64_t *data, int n)
-{
-    if (n == 0 || poll(p, (nfds_t)n, 0) <= 0)
-        return 0;
-    int found = 0;
-    for (int i = 0; i < n; i++) {
-        short r = p[i].revents;
-        if (r == 0 || (r & POLLNVAL))
-            continue;
-        uint32_t ev = (r & POLLIN ? EPOLLIN : 0) | (r & POLLOUT ? EPOLLOUT : 0) |
-                      (r & POLLRDHUP ? EPOLLRDHUP : 0) | (r & POLLPRI ? EPOLLPRI : 0) |
-                      (r & POLLHUP ? EPOLLHUP : 0) | (r & POLLERR ? EPOLLERR : 0);
-        eddy__fd_event(data[i], ev);
-        found++;
-    }
-    return found;
-}
-
-int eddy__fd_poll_stranded(struct eddy__io_driver *d)
-{
-    struct pollfd p[STRANDED_BATCH];
-    uint64_t data[STRANDED_BATCH];
-    int n = 0, found = 0;
-    size_t nc = atomic_load_explicit(&table.nchunks, memory_order_acquire);
-    struct fd_entry *_Atomic *chunks = atomic_load_explicit(&table.chunks, memory_order_acquire);
-    for (size_t c = 0; c < nc; c++) {
-        struct fd_entry *ch = atomic_load_explicit(&chunks[c], memory_order_acquire);
-        if (ch == NULL)
-            continue;
-        for (int i = 0; i < CHUNK; i++) {
-            struct fd_entry *e = &ch[i];
-            if (!atomic_load_explicit(&e->interest, memory_order_relaxed))
-                continue;
-            int fd = (int)(c * CHUNK) + i;
-            short want = 0;
-            pthread_mutex_lock(&e->lock);
-            if (e->drv == d) {
-                if (e->waiter[DIR_READ] != NULL)
-                    want |= POLLIN | POLLRDHUP;
-                if (e->waiter[DIR_WRITE] != NULL)
-                    want |= POLLOUT;
-                if (e->watch != NULL)
-                    want |= (short)((e->watch_events & EDDY_READABLE ? POLLIN | POLLRDHUP : 0) |
-                                    (e->watch_events & EDDY_WRITABLE ? POLLOUT : 0));
-                data[n] = eddy__fd_event_data(fd, e->reg);
-            }
-            pthread_mutex_unlock(&e->lock);
-            if (want == 0)
-                continue;
-            p[n].fd = fd;
-            p[n].events = want;
-            p[n].revents = 0;
-            if (++n == STRANDED_BATCH) {
-                found += dispatch_stranded(p, data, n);
-                n = 0;
-            }
-        }
-    }
-    return found + dispatch_stranded(p, data, n);
 }

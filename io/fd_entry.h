@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "io/io_int.h"
@@ -37,6 +38,14 @@ struct fd_entry {
        read without it by eddy__fd_poll_stranded's scan */
     _Atomic bool interest;
 };
+
+/* Entries per chunk of the table: chunk c holds fds c * EDDY__FD_CHUNK on. */
+#define EDDY__FD_CHUNK 1024
+
+/* For a scan of the whole table (the io_uring stand-in): how many chunks
+   there are, and chunk c (NULL where none was made). */
+size_t eddy__fd_table_chunks(void);
+struct fd_entry *eddy__fd_table_chunk(size_t c);
 
 /* The entry of fd, made when missing when create is set (NULL only on OOM,
    fd < 0, or a missing entry without create). Entries are never freed: a

@@ -80,17 +80,3 @@ int eddy__fd_unwatch(int fd)
     pthread_mutex_unlock(&e->lock);
     return 0;
 }
-
-void eddy__fd_rearm(struct eddy__io_driver *d, uint64_t data)
-{
-    int fd = (int)(uint32_t)data - 1;
-    struct fd_entry *e = eddy__fd_entry(fd, false);
-    if (e == NULL)
-        return;
-    pthread_mutex_lock(&e->lock);
-    /* only the fd's current registration with d: one that was replaced,
-       moved or closed stays ended */
-    if (e->drv == d && e->reg == (uint32_t)(data >> 32) && !atomic_load(&d->dead))
-        (void)eddy__io_add(d, fd, eddy__fd_reg_events(e), data);
-    pthread_mutex_unlock(&e->lock);
-}

@@ -38,10 +38,12 @@ struct eddy__io_driver {
    what the fd was registered with, events EPOLL* bits. Called by the
    worker polling the driver. */
 void eddy__fd_event(uint64_t data, uint32_t events);
-/* io_uring: the poll registered with data ended (one-shot level interest,
-   or a multishot the kernel stopped): arm it again if it still is the
-   fd's registration with d. */
-void eddy__fd_rearm(struct eddy__io_driver *d, uint64_t data);
+/* io_uring (io/fd_uring.c): the poll registered with data on d ended with
+   res (a one-shot level poll that fired, a multishot the kernel stopped, or
+   a cancelled one: -ECANCELED). If it still is the fd's registration, it is
+   armed again; if that fails, the registration is dropped and the fd's
+   waiters are woken, so that they try again and register anew. */
+void eddy__fd_poll_ended(struct eddy__io_driver *d, uint64_t data, int res);
 
 /* io_uring: a worker standing in for d's stuck owner finds nothing to
    reap, because a poll's completion is posted only when the thread that

@@ -77,9 +77,18 @@ static void prep_poll(struct io_uring_sqe *sqe, int fd, uint32_t events, uint64_
     io_uring_sqe_set_data64(sqe, data);
 }
 
+/* Ends the poll registered with data. An ASYNC_CANCEL, not a POLL_REMOVE:
+   a poll that was woken and whose wake-up still waits as task work of the
+   thread that armed it (with COOP_TASKRUN until that thread next enters
+   the kernel) is owned by that work, and POLL_REMOVE then fails with
+   -EALREADY and leaves the multishot poll armed, holding its reference to
+   the file, so a socket closed after it stayed open with its peer never
+   seeing EOF. A cancel marks the poll cancelled whoever owns it; the
+   queued work then ends it (a -ECANCELED completion, dropped by dispatch)
+   and lets the file go. */
 static void prep_remove(struct io_uring_sqe *sqe, uint64_t data)
 {
-    io_uring_prep_poll_remove(sqe, data);
+    io_uring_prep_cancel64(sqe, data, 0);
     io_uring_sqe_set_data64(sqe, TAG_IGNORE);
     io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
 }
@@ -149,9 +158,12 @@ void eddy__uring_del(struct eddy__io_driver *d, uint64_t data)
 {
     struct eddy__uring *u = d->ring;
     pthread_mutex_lock(&u->sq_lock);
-    /* submitted (and run) before the caller closes the fd: a pending poll
-       holds a reference to the file, and a removal left in the queue would
-       keep a closed socket open until the next submission */
+    /* submitted before the caller closes the fd: a pending poll holds a
+       reference to the file, and a removal left in the queue would keep a
+       closed socket open until the next submission. The poll lets the
+       file go when the thread that armed it next runs its task work: at
+       once when it waits in the kernel, else at its next system call or
+       timer tick. */
     bool queued = false;
     for (int tries = 0; tries < 100 && !queued; tries++) {
         struct io_uring_sqe *sqe = get_sqe(u);
@@ -172,46 +184,58 @@ static int arm_unpark(struct eddy__io_driver *d)
     return eddy__uring_add(d, d->evfd, EPOLLIN | EPOLLET, 0);
 }
 
-/* Takes up to max completions off the queue. Caller holds cq_lock. */
-static unsigned reap(struct eddy__uring *u, struct reaped *out, unsigned max)
+/* Takes up to max completions off the queue, keeping the readiness ones.
+   The unpark's own are handled here, under cq_lock: the owner drains the
+   eventfd; a stand-in leaves the counter to the owner and sets kick, which
+   the owner reads under the same lock before it waits (set after it let
+   go of the lock, the owner could check first and sleep through the
+   unpark). Caller holds cq_lock. */
+static unsigned reap(struct eddy__io_driver *d, struct reaped *out, unsigned max, bool owner)
 {
+    struct eddy__uring *u = d->ring;
     struct io_uring_cqe *cqes[CQES_PER_REAP];
     unsigned n = io_uring_peek_batch_cqe(&u->ring, cqes, max < CQES_PER_REAP ? max : CQES_PER_REAP);
+    unsigned kept = 0;
     for (unsigned i = 0; i < n; i++) {
-        out[i].data = io_uring_cqe_get_data64(cqes[i]);
-        out[i].res = cqes[i]->res;
-        out[i].flags = cqes[i]->flags;
-    }
-    io_uring_cq_advance(&u->ring, n);
-    return n;
-}
-
-/* Handles reaped completions; owner: whether the owner reaps (it drains
-   the eventfd) or a stand-in does (it leaves the unpark to the owner). */
-static int dispatch(struct eddy__io_driver *d, const struct reaped *c, unsigned n, bool owner)
-{
-    int io = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (c[i].data == TAG_IGNORE)
-            continue; /* a removal that found nothing: the poll had ended */
-        if (c[i].data == 0) {
+        uint64_t data = io_uring_cqe_get_data64(cqes[i]);
+        if (data == TAG_IGNORE)
+            continue; /* a cancel that found nothing: the poll had ended */
+        if (data == 0) {
             if (owner) {
                 uint64_t v;
                 ssize_t r = read(d->evfd, &v, sizeof v);
-                (void)r;
+                (void)r; /* EAGAIN: drained already */
             } else {
-                atomic_store_explicit(&d->ring->kick, true, memory_order_release);
+                atomic_store_explicit(&u->kick, true, memory_order_relaxed);
             }
-            if (!(c[i].flags & IORING_CQE_F_MORE))
-                atomic_store_explicit(&d->ring->unpark_armed, false, memory_order_relaxed);
+            if (!(cqes[i]->flags & IORING_CQE_F_MORE))
+                atomic_store_explicit(&u->unpark_armed, false, memory_order_relaxed);
             continue;
         }
-        if (c[i].res < 0)
-            continue; /* cancelled by a removal, or the fd went away */
-        eddy__fd_event(c[i].data, (uint32_t)c[i].res);
-        io++;
+        out[kept].data = data;
+        out[kept].res = cqes[i]->res;
+        out[kept].flags = cqes[i]->flags;
+        kept++;
+    }
+    io_uring_cq_advance(&u->ring, n);
+    return kept;
+}
+
+/* Dispatches reaped readiness: each event to its fd, and each poll that
+   ended (a one-shot level poll, or a multishot the kernel stopped) to
+   io/fd_uring.c, which arms it again if it still is the fd's
+   registration. A cancelled poll's last completion (-ECANCELED) belongs
+   to a registration that was replaced or dropped, and is let go there. */
+static int dispatch(struct eddy__io_driver *d, const struct reaped *c, unsigned n)
+{
+    int io = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (c[i].res >= 0) {
+            eddy__fd_event(c[i].data, (uint32_t)c[i].res);
+            io++;
+        }
         if (!(c[i].flags & IORING_CQE_F_MORE))
-            eddy__fd_rearm(d, c[i].data); /* one-shot (level) or an ended multishot */
+            eddy__fd_poll_ended(d, c[i].data, c[i].res);
     }
     return io;
 }
@@ -220,19 +244,21 @@ int eddy__uring_park(struct eddy__io_driver *d, int64_t timeout_ns)
 {
     struct eddy__uring *u = d->ring;
     struct reaped c[CQES_PER_REAP];
+    pthread_mutex_lock(&u->cq_lock);
+    /* under cq_lock: a stand-in reaps (and so sets kick or ends the unpark
+       poll) only while holding it */
     if (!atomic_load_explicit(&u->unpark_armed, memory_order_relaxed)) {
         if (arm_unpark(d) == 0)
             atomic_store_explicit(&u->unpark_armed, true, memory_order_relaxed);
         timeout_ns = 0; /* an unpark may have come before the poll */
     }
-    if (atomic_exchange_explicit(&u->kick, false, memory_order_acquire)) {
+    if (atomic_exchange_explicit(&u->kick, false, memory_order_relaxed)) {
         uint64_t v;
         ssize_t r = read(d->evfd, &v, sizeof v);
         (void)r;
         timeout_ns = 0;
     }
-    pthread_mutex_lock(&u->cq_lock);
-    unsigned n = reap(u, c, CQES_PER_REAP);
+    unsigned n = reap(d, c, CQES_PER_REAP, true);
     if (n == 0 && timeout_ns != 0) {
         struct __kernel_timespec ts;
         struct io_uring_getevents_arg arg = { .ts = 0 };
@@ -248,10 +274,10 @@ int eddy__uring_park(struct eddy__io_driver *d, int64_t timeout_ns)
             pthread_mutex_unlock(&u->cq_lock);
             return rc;
         }
-        n = reap(u, c, CQES_PER_REAP);
+        n = reap(d, c, CQES_PER_REAP, true);
     }
     pthread_mutex_unlock(&u->cq_lock);
-    return dispatch(d, c, n, true);
+    return dispatch(d, c, n);
 }
 
 /* Completions wait for the owner's task work (kernels without the flag:
@@ -271,9 +297,9 @@ int eddy__uring_poll_foreign(struct eddy__io_driver *d)
        owner woken but not given a CPU; its completions are not posted yet
        either, so the fd scan below is what stands in for it */
     if (pthread_mutex_trylock(&u->cq_lock) == 0) {
-        unsigned n = reap(u, c, 64);
+        unsigned n = reap(d, c, 64, false);
         pthread_mutex_unlock(&u->cq_lock);
-        io = dispatch(d, c, n, false);
+        io = dispatch(d, c, n);
     } else if (!u->taskrun_flag) {
         return 0; /* nothing tells whether it holds completions back */
     }
@@ -309,10 +335,16 @@ int eddy__uring_new(struct eddy__io_driver *d)
         eddy__dealloc(u, sizeof *u);
         return rc;
     }
-    if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_FAST_POLL)) {
+    /* what the code relies on: multishot poll (5.13; no flag of its own,
+       implied by CQE_SKIP), IOSQE_CQE_SKIP_SUCCESS on cancels (5.17: on an
+       older kernel every cancel fails with -EINVAL and closed sockets stay
+       open), waits with a timeout argument (EXT_ARG, 5.11) */
+    const unsigned need = IORING_FEAT_CQE_SKIP | IORING_FEAT_EXT_ARG | IORING_FEAT_FAST_POLL |
+                          IORING_FEAT_NODROP;
+    if ((p.features & need) != need) {
         io_uring_queue_exit(&u->ring);
         eddy__dealloc(u, sizeof *u);
-        return -EOPNOTSUPP; /* kernel older than 5.11 */
+        return -EOPNOTSUPP; /* kernel older than 5.17 */
     }
     u->taskrun_flag = (p.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
     pthread_mutex_init(&u->sq_lock, NULL);
