@@ -20,7 +20,7 @@
 #include "io/io_int.h"
 #include "sched/alloc.h"
 
-#include <eddy/rt.h>
+#include <eddy/common.h>
 
 #define EVENTS_PER_PARK 256
 

@@ -35,6 +35,13 @@
 #include "sched/sched.h"
 
 #define CHUNK EDDY__FD_CHUNK
+#define IOV_ON_STACK 8 /* eddy_writev copies this many buffers on the stack */
+
+/* The readiness bit of direction d. */
+static inline uint8_t dir_bit(int d)
+{
+    return d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE;
+}
 
 static struct {
     pthread_mutex_t lock;                   /* guards growing chunks */
@@ -121,7 +128,7 @@ void eddy__fd_event(uint64_t data, uint32_t events)
             r |= EDDY__HANGUP;
         e->ready |= (uint8_t)(r & (EDDY_READABLE | EDDY_WRITABLE));
         for (int d = 0; d < 2; d++) {
-            if (!(r & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)))
+            if (!(r & dir_bit(d)))
                 continue;
             e->tick[d]++;
             if (e->waiter[d] != NULL)
@@ -218,6 +225,20 @@ static int ready_bits(short revents, int events)
     return r & events;
 }
 
+/* The caller found direction d not ready (its call hit EAGAIN, or poll(2)
+   said so) after it saw d's tick at seen: the bit is cleared unless an
+   event came since, so an edge between the check and the wait is never
+   lost. Only the direction the caller checked: another task may be
+   between its own EAGAIN and its wait on the other one, and clearing its
+   bit would leave it sleeping through the edge it is owed (Tokio's
+   clear_readiness takes the ready set it observed for the same reason).
+   Caller holds e->lock. */
+static void clear_readiness(struct fd_entry *e, int d, uint64_t seen)
+{
+    if (e->tick[d] == seen)
+        e->ready &= (uint8_t)~dir_bit(d);
+}
+
 /* Takes self out of the waiter slots it holds. Caller holds e->lock. */
 static void drop_waiter(struct fd_entry *e, struct eddy__task *self)
 {
@@ -267,7 +288,7 @@ static int plain_wait(struct fd_entry *e, int fd, int events, uint32_t gen, uint
         return -EBADF;
     }
     for (int d = 0; d < 2; d++) {
-        if ((events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)) && e->waiter[d] == NULL) {
+        if ((events & dir_bit(d)) && e->waiter[d] == NULL) {
             eddy__task_ref(self);
             e->waiter[d] = self;
         }
@@ -304,18 +325,16 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
     if (eddy__task_current() == NULL) {
         if (eddy__on_worker_outside_task())
             return -EPERM; /* blocking here would stall the worker */
-        return plain_wait(e, fd, dir == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE, gen,
-                          deadline_ns, NULL);
+        return plain_wait(e, fd, dir_bit(dir), gen, deadline_ns, NULL);
     }
     struct eddy__task *self = eddy__task_current();
-    uint8_t bit = dir == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE;
+    uint8_t bit = dir_bit(dir);
     pthread_mutex_lock(&e->lock);
     if (e->gen != gen) {
         pthread_mutex_unlock(&e->lock);
         return -EBADF;
     }
-    if (e->tick[dir] == *tick)
-        e->ready &= (uint8_t)~bit; /* no event since the attempt began */
+    clear_readiness(e, dir, *tick);
     rc = eddy__fd_ensure_registered(e, fd);
     if (rc < 0) {
         pthread_mutex_unlock(&e->lock);
@@ -412,10 +431,9 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
             pthread_mutex_unlock(&e->lock);
             return -EBADF;
         }
-        if (e->tick[DIR_READ] == t0)
-            e->ready &= (uint8_t)~EDDY_READABLE;
-        if (e->tick[DIR_WRITE] == t1)
-            e->ready &= (uint8_t)~EDDY_WRITABLE;
+        for (int d = 0; d < 2; d++)
+            if (events & dir_bit(d))
+                clear_readiness(e, d, d == DIR_READ ? t0 : t1);
         rc = eddy__fd_ensure_registered(e, fd);
         if (rc < 0 || (e->ready & events)) {
             r = rc < 0 ? rc : e->ready & events;
@@ -423,7 +441,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
             return r;
         }
         for (int d = 0; d < 2; d++) {
-            if (!(events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)))
+            if (!(events & dir_bit(d)))
                 continue;
             if (slot_busy_for_task(e, d, self)) {
                 pthread_mutex_unlock(&e->lock);
@@ -431,7 +449,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
             }
         }
         for (int d = 0; d < 2; d++) {
-            if (events & (d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE)) {
+            if (events & dir_bit(d)) {
                 eddy__task_ref(self);
                 e->waiter[d] = self;
             }
@@ -546,12 +564,22 @@ ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)
     pthread_mutex_lock(&e->lock);
     bool sock = !e->not_socket;
     pthread_mutex_unlock(&e->lock);
-    struct iovec iov[IOV_MAX];
+    /* a copy to advance through partial writes: on the stack for a few
+       buffers (a task may have the smallest, 16 KiB stack, and IOV_MAX of
+       them is 16 KiB), from the heap beyond (as libuv's uv__write does) */
+    struct iovec small[IOV_ON_STACK];
+    struct iovec *iov = small;
+    if (cnt > IOV_ON_STACK) {
+        iov = eddy__alloc((size_t)cnt * sizeof *iov);
+        if (iov == NULL)
+            return -ENOMEM;
+    }
     size_t total = 0;
     for (int i = 0; i < cnt; i++) {
         iov[i] = iov_in[i];
         total += iov[i].iov_len;
     }
+    ssize_t rv = (ssize_t)total;
     struct iovec *cur = iov;
     int left = cnt;
     while (left > 0 && cur->iov_len == 0) {
@@ -563,11 +591,15 @@ ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                return -errno;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                rv = -errno;
+                break;
+            }
             rc = wait_dir(e, fd, DIR_WRITE, &tick, gen, UINT64_MAX);
-            if (rc < 0)
-                return rc;
+            if (rc < 0) {
+                rv = rc;
+                break;
+            }
             continue;
         }
         size_t done = (size_t)w;
@@ -581,7 +613,9 @@ ssize_t eddy_writev(int fd, const struct iovec *iov_in, int cnt)
             cur->iov_len -= done;
         }
     }
-    return (ssize_t)total;
+    if (iov != small)
+        eddy__dealloc(iov, (size_t)cnt * sizeof *iov);
+    return rv;
 }
 
 ssize_t eddy_write(int fd, const void *buf, size_t n)

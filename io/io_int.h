@@ -117,7 +117,7 @@ int eddy__fd_unwatch(int fd);
 extern const struct eddy__driver_ops eddy__io_driver_ops;
 
 /** Creates a driver: backend is EDDY_IO_AUTO, EDDY_IO_EPOLL or
-    EDDY_IO_URING (eddy/rt.h). Where io_uring is asked for and the kernel
+    EDDY_IO_URING (eddy/common.h). Where io_uring is asked for and the kernel
     (or the build) refuses it, the driver uses epoll and one line says why
     on stderr. 0 or -errno. */
 int eddy__io_driver_new(struct eddy__io_driver **out, int backend);

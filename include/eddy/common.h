@@ -1,6 +1,7 @@
 /** @file
  * eddy/common.h: conventions shared by every eddy header: the export macro,
- * the error channel (negative errno) and the entry-point type of a task.
+ * the error channel (negative errno), the entry-point type of a task and
+ * the I/O backend names (io/ sees them without the runtime's header).
  *
  * Every eddy function that can fail returns an int (or ssize_t): >= 0 on
  * success, a negative errno value on failure. errno is never the error
@@ -59,6 +60,21 @@ enum {
     EDDY_EAI_NONAME = -3001,  /**< host name not known */
     EDDY_EAI_AGAIN = -3002,   /**< temporary DNS failure */
     EDDY_EAI_FAIL = -3003     /**< permanent DNS failure */
+};
+
+/**
+ * I/O backends (eddy_rt_config.io_backend). Values are fixed. Both keep the
+ * same readiness model and behaviour; io_uring needs Linux 5.17+ (multishot
+ * poll, skipped completions) and a build with liburing. Where io_uring is asked for and refused (old kernel,
+ * kernel.io_uring_disabled, a seccomp profile), the runtime uses epoll and
+ * says so once on stderr.
+ */
+enum {
+    EDDY_IO_AUTO = 0,  /**< the environment's EDDY_IO_BACKEND ("epoll" or
+                            "uring"), else epoll (the faster here:
+                            docs/benchmarks.md) */
+    EDDY_IO_EPOLL = 1, /**< epoll, edge-triggered */
+    EDDY_IO_URING = 2  /**< io_uring (multishot poll), else epoll */
 };
 
 /**

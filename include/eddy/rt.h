@@ -37,21 +37,6 @@ extern "C" {
 typedef struct eddy_rt eddy_rt;
 
 /**
- * I/O backends (eddy_rt_config.io_backend). Values are fixed. Both keep the
- * same readiness model and behaviour; io_uring needs Linux 5.17+ (multishot
- * poll, skipped completions) and a build with liburing. Where io_uring is asked for and refused (old kernel,
- * kernel.io_uring_disabled, a seccomp profile), the runtime uses epoll and
- * says so once on stderr.
- */
-enum {
-    EDDY_IO_AUTO = 0,  /**< the environment's EDDY_IO_BACKEND ("epoll" or
-                            "uring"), else epoll (the faster here:
-                            docs/benchmarks.md) */
-    EDDY_IO_EPOLL = 1, /**< epoll, edge-triggered */
-    EDDY_IO_URING = 2  /**< io_uring (multishot poll), else epoll */
-};
-
-/**
  * Runtime configuration. Initialise with eddy_rt_config_init() and then set
  * the fields you care about; new fields take the reserved slots, so a program
  * built against an older header keeps working.
