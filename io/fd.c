@@ -641,10 +641,18 @@ static void forget_locked(struct fd_entry *e, int fd)
     }
     e->drv = NULL;
     e->watch = NULL;
+    /* the waiters leave their slots now, not when they next run: the
+       number may be reused at once, and a task waiting on the new fd
+       must not find the slot taken (-EBUSY) by one of the old */
+    for (int d = 0; d < 2; d++) {
+        struct eddy__task *w = e->waiter[d];
+        if (w != NULL) {
+            e->waiter[d] = NULL;
+            eddy__wake(w);
+            eddy__task_unref(w);
+        }
+    }
     eddy__fd_note_interest(e);
-    for (int d = 0; d < 2; d++)
-        if (e->waiter[d] != NULL)
-            eddy__wake(e->waiter[d]);
 }
 
 int eddy_close(int fd)

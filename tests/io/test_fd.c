@@ -240,6 +240,48 @@ static void close_wakes_a_task_waiting_on_the_fd_with_ebadf(void **state)
     eddy_rt_free(rt);
 }
 
+/* One worker, so the woken reader cannot run before the checks below. */
+static void *close_then_wait_on_the_reused_number(void *arg)
+{
+    (void)arg;
+    int fd[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) != 0)
+        return (void *)(intptr_t)__LINE__;
+    atomic_store(&waiting, 0);
+    eddy_task *h;
+    EDDY_TASK_CHECK(eddy_spawn(&h, blocked_read, &fd[0]) == 0);
+    while (!atomic_load(&waiting))
+        eddy_yield();
+    eddy_yield(); /* the reader is suspended in its read now */
+    EDDY_TASK_CHECK(eddy_close(fd[0]) == 0);
+    int again[2];
+    EDDY_TASK_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, again) == 0);
+    EDDY_TASK_CHECK(again[0] == fd[0]); /* the lowest free number */
+    char c;
+    /* the old reader has not run yet: its slot must be free all the same */
+    EDDY_TASK_CHECK(eddy_read_timeout(again[0], &c, 1, 10) == -ETIMEDOUT);
+    void *r = NULL;
+    EDDY_TASK_CHECK(eddy_join(h, &r) == 0);
+    EDDY_TASK_CHECK((intptr_t)r == -EBADF);
+    EDDY_TASK_CHECK(write(again[1], "z", 1) == 1);
+    EDDY_TASK_CHECK(eddy_read_timeout(again[0], &c, 1, 1000) == 1 && c == 'z');
+    eddy_close(again[0]);
+    eddy_close(again[1]);
+    eddy_close(fd[1]);
+    return NULL;
+}
+
+static void a_reused_number_is_not_busy_with_a_waiter_of_the_closed_fd(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1);
+    void *line = NULL;
+    assert_ok(eddy_rt_block_on(rt, close_then_wait_on_the_reused_number, NULL, &line));
+    if (line != NULL)
+        fail_msg("check failed in the task at line %d", (int)(intptr_t)line);
+    eddy_rt_free(rt);
+}
+
 static void abort_of_a_task_blocked_in_read_returns_ecanceled(void **state)
 {
     (void)state;
@@ -417,6 +459,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(read_timeout_and_wait_fd_timeout_expire),
     cmocka_unit_test(wait_fd_wakes_when_the_peer_writes),
     cmocka_unit_test(close_wakes_a_task_waiting_on_the_fd_with_ebadf),
+    cmocka_unit_test(a_reused_number_is_not_busy_with_a_waiter_of_the_closed_fd),
     cmocka_unit_test(abort_of_a_task_blocked_in_read_returns_ecanceled),
     cmocka_unit_test(huge_read_and_wait_fd_timeouts_wait_for_data),
     cmocka_unit_test(a_plain_thread_reads_what_a_task_writes),
