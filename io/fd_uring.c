@@ -7,6 +7,7 @@
  * Compiled on both backends (the table does not know which one it feeds);
  * only io/uring.c and io/driver.c call it.
  */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,13 +50,15 @@ void eddy__fd_poll_ended(struct eddy__io_driver *d, uint64_t data, int res)
        moved or dropped was cancelled on purpose (eddy_close, a move, a
        watch change all bump reg or clear drv first) and stays ended. The
        current one ends on its own when it was a one-shot level poll that
-       fired, when the kernel stopped a multishot poll (it could not post
-       a completion), or with an error (-ECANCELED when the thread that
-       armed it exited): in every case the fd must be polled again, or
-       its waiters would sleep with nothing to wake them. */
+       fired or the kernel stopped a multishot poll (it could not post a
+       completion): armed again, or its waiters would sleep with nothing to
+       wake them. -ECANCELED (the thread that armed it exited) likewise.
+       Any other error (-EBADF: the number was closed with close(2) behind
+       eddy's back) would only come back from a new poll, so the
+       registration is dropped and the waiters go and find out. */
     if (e->drv == d && e->reg == (uint32_t)(data >> 32) && !atomic_load(&d->dead)) {
-        (void)res;
-        if (eddy__io_add(d, fd, eddy__fd_reg_events(e), data) < 0)
+        bool again = res >= 0 || res == -ECANCELED;
+        if (!again || eddy__io_add(d, fd, eddy__fd_reg_events(e), data) < 0)
             drop_dead_registration(e, fd);
     }
     pthread_mutex_unlock(&e->lock);

@@ -7,6 +7,7 @@
  */
 /* ctest-labels: concurrency */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -154,6 +155,52 @@ static void a_reused_number_registers_again(void **state)
     eddy_rt_free(rt);
 }
 
+/* A plain thread changes the interest of a watched fd and exits. On
+   io_uring the new poll belongs to that thread, and its first wake-up
+   after the exit ends it with -ECANCELED: the poll must be armed again
+   by the worker that reaps the end, or the watch goes deaf. */
+struct from_thread {
+    int fd;
+    struct seen *s;
+    int rc;
+};
+
+static void *change_interest(void *arg)
+{
+    struct from_thread *t = arg;
+    t->rc = eddy__fd_watch(t->fd, EDDY_READABLE, on_ready, t->s);
+    return NULL;
+}
+
+static void *thread_exit_task(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    struct seen s = { .calls = 0 };
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    CHECK(eddy__fd_watch(sv[0], 0, on_ready, &s) >= 0); /* registered, no interest */
+    struct from_thread t = { .fd = sv[0], .s = &s, .rc = 1 };
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, change_interest, &t) == 0);
+    CHECK(pthread_join(th, NULL) == 0); /* blocks this worker a moment: fine here */
+    CHECK(t.rc == 0);
+    eddy_sleep_ms(5);
+    CHECK(write(sv[1], "x", 1) == 1);
+    CHECK(settle(&s, 3) >= 3); /* level: reported pass after pass */
+    CHECK(atomic_load(&s.events) == EDDY_READABLE);
+    CHECK(eddy_close(sv[0]) >= 0);
+    close(sv[1]);
+    return NULL;
+}
+
+static void a_watch_changed_from_a_thread_that_exits_keeps_reporting(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1);
+    run_task(rt, thread_exit_task);
+    eddy_rt_free(rt);
+}
+
 static void bad_use_gets_an_error(void **state)
 {
     (void)state;
@@ -175,6 +222,7 @@ static void bad_use_gets_an_error(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(the_callback_repeats_while_the_fd_stays_ready),
     cmocka_unit_test(a_reused_number_registers_again),
+    cmocka_unit_test(a_watch_changed_from_a_thread_that_exits_keeps_reporting),
     cmocka_unit_test(bad_use_gets_an_error),
 };
 
