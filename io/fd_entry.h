@@ -1,6 +1,7 @@
 /*
  * io/fd_entry.h: the per-fd state of io/fd.c, shared with io/fd_watch.c
- * (level-triggered interest for foreign fds). One entry per fd number, in
+ * (level-triggered interest for foreign fds) and io/fd_uring.c (what the
+ * io_uring backend needs of the table). One entry per fd number, in
  * a table that only grows; every field but `interest` under the entry's lock.
  */
 #ifndef EDDY_IO_FD_ENTRY_H

@@ -5,7 +5,7 @@
  * worker standing in for a stuck owner checks the fds waited on there
  * with poll(2), because the owner holds back their completions.
  * Compiled on both backends (the table does not know which one it feeds);
- * only io/uring.c and io/driver.c call it.
+ * only io/uring.c calls it.
  */
 #include <errno.h>
 #include <poll.h>

@@ -39,10 +39,11 @@ struct eddy__io_driver {
    worker polling the driver. */
 void eddy__fd_event(uint64_t data, uint32_t events);
 /* io_uring (io/fd_uring.c): the poll registered with data on d ended with
-   res (a one-shot level poll that fired, a multishot the kernel stopped, or
-   a cancelled one: -ECANCELED). If it still is the fd's registration, it is
-   armed again; if that fails, the registration is dropped and the fd's
-   waiters are woken, so that they try again and register anew. */
+   res (a one-shot level poll that fired, a multishot the kernel stopped, a
+   poll whose arming thread exited, or one we cancelled). If it still is the
+   fd's registration and res is an event or -ECANCELED, it is armed again;
+   on another error, or when arming fails, the registration is dropped and
+   the fd's waiters are woken, so that they try again and register anew. */
 void eddy__fd_poll_ended(struct eddy__io_driver *d, uint64_t data, int res);
 
 /* io_uring: a worker standing in for d's stuck owner finds nothing to

@@ -3,8 +3,9 @@
  * readiness model of the epoll backend, so io/fd.c works unchanged on it:
  * an edge-triggered registration is a multishot POLL_ADD (a completion per
  * wake-up of the fd), a level-triggered one (eddy__fd_watch) a one-shot
- * POLL_ADD that io/fd.c re-arms after each completion (arming reports a
- * ready fd at once, so that is level-triggered), and the unpark eventfd has a multishot poll of its own.
+ * POLL_ADD that io/fd_uring.c re-arms after each completion (arming
+ * reports a ready fd at once, so that is level-triggered), and the unpark
+ * eventfd has a multishot poll of its own.
  *
  * Threads: any thread registers and deregisters (eddy_close), so the
  * submission queue is under sq_lock. The owner reaps the completion queue
@@ -84,7 +85,8 @@ static void prep_poll(struct io_uring_sqe *sqe, int fd, uint32_t events, uint64_
    -EALREADY and leaves the multishot poll armed, holding its reference to
    the file, so a socket closed after it stayed open with its peer never
    seeing EOF. A cancel marks the poll cancelled whoever owns it; the
-   queued work then ends it (a -ECANCELED completion, dropped by dispatch)
+   queued work then ends it (a -ECANCELED completion, which finds the
+   registration replaced or dropped and is let go)
    and lets the file go. */
 static void prep_remove(struct io_uring_sqe *sqe, uint64_t data)
 {
@@ -189,8 +191,11 @@ static int arm_unpark(struct eddy__io_driver *d)
    eventfd; a stand-in leaves the counter to the owner and sets kick, which
    the owner reads under the same lock before it waits (set after it let
    go of the lock, the owner could check first and sleep through the
-   unpark). Caller holds cq_lock. */
-static unsigned reap(struct eddy__io_driver *d, struct reaped *out, unsigned max, bool owner)
+   unpark). *unparked (may be NULL) is set when an unpark was among them:
+   the owner must not go on to wait after draining it. Caller holds
+   cq_lock. */
+static unsigned reap(struct eddy__io_driver *d, struct reaped *out, unsigned max, bool owner,
+                     bool *unparked)
 {
     struct eddy__uring *u = d->ring;
     struct io_uring_cqe *cqes[CQES_PER_REAP];
@@ -201,6 +206,8 @@ static unsigned reap(struct eddy__io_driver *d, struct reaped *out, unsigned max
         if (data == TAG_IGNORE)
             continue; /* a cancel that found nothing: the poll had ended */
         if (data == 0) {
+            if (unparked != NULL)
+                *unparked = true;
             if (owner) {
                 uint64_t v;
                 ssize_t r = read(d->evfd, &v, sizeof v);
@@ -223,9 +230,8 @@ static unsigned reap(struct eddy__io_driver *d, struct reaped *out, unsigned max
 
 /* Dispatches reaped readiness: each event to its fd, and each poll that
    ended (a one-shot level poll, or a multishot the kernel stopped) to
-   io/fd_uring.c, which arms it again if it still is the fd's
-   registration. A cancelled poll's last completion (-ECANCELED) belongs
-   to a registration that was replaced or dropped, and is let go there. */
+   io/fd_uring.c, which arms it again if it still is the fd's registration
+   (a poll we cancelled no longer is: its -ECANCELED is let go there). */
 static int dispatch(struct eddy__io_driver *d, const struct reaped *c, unsigned n)
 {
     int io = 0;
@@ -258,8 +264,9 @@ int eddy__uring_park(struct eddy__io_driver *d, int64_t timeout_ns)
         (void)r;
         timeout_ns = 0;
     }
-    unsigned n = reap(d, c, CQES_PER_REAP, true);
-    if (n == 0 && timeout_ns != 0) {
+    bool unparked = false;
+    unsigned n = reap(d, c, CQES_PER_REAP, true, &unparked);
+    if (n == 0 && !unparked && timeout_ns != 0) {
         struct __kernel_timespec ts;
         struct io_uring_getevents_arg arg = { .ts = 0 };
         if (timeout_ns > 0) {
@@ -274,7 +281,7 @@ int eddy__uring_park(struct eddy__io_driver *d, int64_t timeout_ns)
             pthread_mutex_unlock(&u->cq_lock);
             return rc;
         }
-        n = reap(d, c, CQES_PER_REAP, true);
+        n = reap(d, c, CQES_PER_REAP, true, NULL);
     }
     pthread_mutex_unlock(&u->cq_lock);
     return dispatch(d, c, n);
@@ -297,7 +304,7 @@ int eddy__uring_poll_foreign(struct eddy__io_driver *d)
        owner woken but not given a CPU; its completions are not posted yet
        either, so the fd scan below is what stands in for it */
     if (pthread_mutex_trylock(&u->cq_lock) == 0) {
-        unsigned n = reap(d, c, 64, false);
+        unsigned n = reap(d, c, 64, false, NULL);
         pthread_mutex_unlock(&u->cq_lock);
         io = dispatch(d, c, n);
     } else if (!u->taskrun_flag) {
@@ -338,7 +345,10 @@ int eddy__uring_new(struct eddy__io_driver *d)
     /* what the code relies on: multishot poll (5.13; no flag of its own,
        implied by CQE_SKIP), IOSQE_CQE_SKIP_SUCCESS on cancels (5.17: on an
        older kernel every cancel fails with -EINVAL and closed sockets stay
-       open), waits with a timeout argument (EXT_ARG, 5.11) */
+       open), waits with a timeout argument (EXT_ARG, 5.11), no completion
+       dropped when the CQ ring is full (NODROP: one lost edge is a hung
+       task). FAST_POLL (5.7) is implied by the others; kept as the
+       baseline the stand-in's reasoning assumes (polls, not io-wq). */
     const unsigned need = IORING_FEAT_CQE_SKIP | IORING_FEAT_EXT_ARG | IORING_FEAT_FAST_POLL |
                           IORING_FEAT_NODROP;
     if ((p.features & need) != need) {
