@@ -38,6 +38,7 @@ static void destroy(struct eddy__sched *s)
         eddy__taskq_destroy(&w->inbox);
         pthread_mutex_destroy(&w->timers.lock);
         pthread_mutex_destroy(&w->owned.lock);
+        pthread_mutex_destroy(&w->hook_lock);
         eddy__dealloc(w->seen_tick, sizeof(uint32_t) * s->nworkers);
         eddy__dealloc(w->seen_at, sizeof(uint64_t) * s->nworkers);
     }
@@ -90,6 +91,7 @@ int eddy__sched_new(struct eddy__sched **out, const struct eddy__sched_config *c
         eddy__wheel_init(&w->timers.wheel, now_ms);
         atomic_init(&w->timers.next_ms, UINT64_MAX);
         pthread_mutex_init(&w->owned.lock, NULL);
+        pthread_mutex_init(&w->hook_lock, NULL);
         w->seen_tick = eddy__calloc(sizeof(uint32_t) * s->nworkers);
         w->seen_at = eddy__calloc(sizeof(uint64_t) * s->nworkers);
         if (w->seen_tick == NULL || w->seen_at == NULL)
@@ -301,6 +303,7 @@ void eddy__sched_free(struct eddy__sched *s)
         if (!any)
             break;
     }
+    eddy__hooks_fini(s); /* no task is left to need them */
     destroy(s);
 }
 

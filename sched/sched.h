@@ -154,6 +154,41 @@ int eddy__wait_check(void);
 /** Yields the running task to the back of its worker's queue. */
 void eddy__yield_current(void);
 
+/**
+ * Suspends the running task (a plain thread: blocks) until it is woken,
+ * whatever its cancellation or deadline: for the clean-up a cancelled call
+ * still owes before it may return (a transfer the worker's curl must let
+ * go of before the caller's memory can). Wakes may be spurious: callers
+ * loop on their own condition, which must come true without them.
+ */
+void eddy__wait_uncancellable(void);
+
+/* ----------------------------------------------------------- worker hooks */
+
+/*
+ * A hook is work the layers above need done on one worker's own thread but
+ * outside any task (http's curl multi of that worker): fn(arg) runs each
+ * time it was requested, in the worker's loop between two task runs. While
+ * the worker is stuck in one long task, a worker standing in for it runs
+ * its requested hooks instead, on the stand-in's thread; never two runs of
+ * one worker's hooks at once (each worker's hook lock). fn must not
+ * suspend; it may request hooks and wake tasks. fini(arg) runs once in
+ * eddy__sched_free, after the workers stopped, on the freeing thread.
+ */
+enum { EDDY__HOOK_CURL = 0, EDDY__HOOK_SLOTS = 4 };
+typedef void (*eddy__hook_fn)(void *arg);
+
+/** Installs slot of worker: 0, -EBUSY (the slot has a hook already),
+    -EINVAL. Any thread. */
+int eddy__hook_install(struct eddy__sched *s, unsigned worker, unsigned slot, eddy__hook_fn fn,
+                       eddy__hook_fn fini, void *arg);
+/** The arg of slot's hook on worker, NULL while none is installed. Any
+    thread (acquire: what was written before the install is visible). */
+void *eddy__hook_arg(struct eddy__sched *s, unsigned worker, unsigned slot);
+/** Asks for slot's hook to run on worker soon (waking it when parked).
+    Any thread; requests before a run coalesce into it. */
+void eddy__hook_request(struct eddy__sched *s, unsigned worker, unsigned slot);
+
 /* ---------------------------------------------------------------- timers */
 
 /**

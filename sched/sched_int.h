@@ -142,6 +142,14 @@ struct eddy__worker {
     } timers;
     _Alignas(64) struct eddy__owned owned;
     _Alignas(64) struct eddy__wmetrics m;
+    /* hooks (sched.h): requests set bits of hooks_pending (any thread);
+       a run takes them all under hook_lock, by the owner or a stand-in */
+    _Alignas(64) _Atomic uint32_t hooks_pending;
+    pthread_mutex_t hook_lock;          /* held while hooks run, and to install */
+    struct {
+        eddy__hook_fn fn, fini;         /* written before arg is published */
+        void *_Atomic arg;              /* release by install; acquire by runs */
+    } hooks[EDDY__HOOK_SLOTS];
     pthread_t thread;
     bool thread_started;
 };
@@ -202,6 +210,13 @@ void eddy__worker_unpark(struct eddy__worker *w);
 void eddy__schedule(struct eddy__task *t);
 void eddy__owned_insert(struct eddy__worker *w, struct eddy__task *t);
 void eddy__owned_remove(struct eddy__task *t);
+
+/* Runs v's requested hooks on the calling thread: waiting for v's hook
+   lock (the owner), or only if it is free (a stand-in). Returns whether it
+   ran them. */
+bool eddy__hooks_run(struct eddy__worker *v, bool wait_lock);
+/* Calls every installed hook's fini once (eddy__sched_free). */
+void eddy__hooks_fini(struct eddy__sched *s);
 
 /* idle.c */
 void eddy__idle_notify_one(struct eddy__sched *s);

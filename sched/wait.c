@@ -90,6 +90,18 @@ int eddy__wait(uint64_t deadline_ns)
     return 0;
 }
 
+void eddy__wait_uncancellable(void)
+{
+    struct eddy__task *t = eddy__task_current();
+    if (t != NULL) {
+        t->vt->suspend(t);
+        return;
+    }
+    struct eddy__task *p = eddy__parker_current();
+    if (p != NULL)
+        (void)eddy__parker_wait(p, UINT64_MAX);
+}
+
 void eddy__yield_current(void)
 {
     struct eddy__task *t = eddy__task_current();

@@ -3,8 +3,9 @@
  * slot capped at a few runs, its ring, its inbox and the global queue every
  * EDDY__GLOBAL_INTERVAL polls, then stealing), runs it through its kind's
  * vtable, re-queues it when a wake raced the run, fires its timers, polls
- * its driver now and then, and parks in the driver when there is nothing to
- * do. It also routes wakes (eddy__schedule) and keeps the owned lists.
+ * its driver now and then, runs its requested hooks (hooks.c) between task
+ * runs, and parks in the driver when there is nothing to do. It also
+ * routes wakes (eddy__schedule) and keeps the owned lists.
  *
  * What it does not own: the idle/search accounting (idle.c), the queues'
  * internals (deque.c, taskq.c), waiting (wait.c), lifecycle (sched.c).
@@ -437,6 +438,10 @@ static struct eddy__task *poll_for_stuck(struct eddy__worker *w, struct eddy__wo
         if (n > 0)
             eddy__metric_add(&w->m.io_events, (uint64_t)n);
     }
+    /* its hooks too (the readiness just dispatched may have asked for
+       them), unless it runs them itself right now */
+    if (atomic_load_explicit(&v->hooks_pending, memory_order_relaxed) != 0)
+        (void)eddy__hooks_run(v, false);
     struct eddy__task *t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel);
     return t != NULL ? t : eddy__deque_pop(&w->q);
 }
@@ -515,7 +520,8 @@ static bool work_pending(struct eddy__worker *w)
 {
     struct eddy__sched *s = w->s;
     if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
-        eddy__taskq_len(&w->inbox) != 0 || eddy__deque_len(&w->q) != 0)
+        eddy__taskq_len(&w->inbox) != 0 || eddy__deque_len(&w->q) != 0 ||
+        atomic_load_explicit(&w->hooks_pending, memory_order_relaxed) != 0)
         return true;
     if (!s->stealing)
         return false;
@@ -629,6 +635,8 @@ void *eddy__worker_main(void *arg)
         s->on_thread_start(w->index, s->ud);
 
     while (!atomic_load_explicit(&s->stopping, memory_order_acquire)) {
+        if (atomic_load_explicit(&w->hooks_pending, memory_order_relaxed) != 0)
+            (void)eddy__hooks_run(w, true);
         struct eddy__task *t = next_task(w);
         if (t == NULL)
             t = steal(w);
@@ -652,6 +660,7 @@ void *eddy__worker_main(void *arg)
         while (eddy__now_ns() < until) {
             if (eddy__deque_len(&w->q) || atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
                 eddy__taskq_len(&w->inbox) || (s->stealing && eddy__taskq_len(&s->inject)) ||
+                atomic_load_explicit(&w->hooks_pending, memory_order_relaxed) ||
                 atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
                 found = true;
                 break;
