@@ -10,5 +10,6 @@
 #include <eddy/rt.h>
 #include <eddy/sync.h>
 #include <eddy/io.h>
+#include <eddy/http.h>
 
 #endif /* EDDY_H */

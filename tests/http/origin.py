@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""A local HTTP origin for eddy's client and crawler tests (loopback only).
+
+Started by the tests themselves: `origin.py` binds 127.0.0.1 on two free
+ports, prints "PORTS <main> <control>" on stdout and serves until its stdin
+closes (so it never outlives the test that started it).
+
+Main port (HTTP/1.1, keep-alive, a thread per connection):
+  /hello                  200 "hello"
+  /delay?ms=N             200 after N ms
+  /status/N               status N with a short body
+  /redirect/N             N redirects, then /hello
+  /loop                   redirects to itself
+  /reset                  reads the request, then resets the connection
+  /nothing                reads the request, then closes without a response
+  /short                  promises 100 bytes, sends 10, closes
+  /gzip                   a gzip-encoded body (text repeated)
+  /chunked?n=N            N chunks of "chunk\\n"
+  /bytes?n=N              N bytes of a known pattern
+  /echo                   JSON: method, path, headers, body
+  /retry-after?s=S        429 with Retry-After: S
+  /slowbody?ms=N          headers at once, the body after N ms
+Control port: /stats gives JSON {"requests", "conns_now", "conns_max",
+"conns_total", "inflight_max", "paths": {path: count}}; /reset-stats zeroes
+them (the maxima restart from what is open now).
+"""
+import gzip
+import http.server
+import json
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+
+LOCK = threading.Lock()
+STATS = {"requests": 0, "conns_now": 0, "conns_max": 0, "conns_total": 0, "inflight": 0,
+         "inflight_max": 0, "paths": {}}
+
+
+def bump(key, d):
+    with LOCK:
+        STATS[key] += d
+        mkey = {"conns_now": "conns_max", "inflight": "inflight_max"}.get(key)
+        if mkey and STATS[key] > STATS[mkey]:
+            STATS[mkey] = STATS[key]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "eddy-test-origin"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def setup(self):
+        super().setup()
+        bump("conns_now", 1)
+        bump("conns_total", 1)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            bump("conns_now", -1)
+
+    def send_body(self, status, body, ctype="text/plain", extra=()):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def abort(self, reset):
+        if reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR) if not reset else None
+        except OSError:
+            pass
+        self.connection.close()
+
+    def handle_any(self):
+        url = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(url.query))
+        path = url.path
+        with LOCK:
+            STATS["requests"] += 1
+            STATS["paths"][path] = STATS["paths"].get(path, 0) + 1
+        bump("inflight", 1)
+        try:
+            self.route(path, q)
+        finally:
+            bump("inflight", -1)
+
+    def route(self, path, q):
+        body = self.read_body()
+        if path == "/hello":
+            return self.send_body(200, b"hello")
+        if path == "/delay":
+            time.sleep(int(q.get("ms", "0")) / 1000.0)
+            return self.send_body(200, b"delayed")
+        if path.startswith("/status/"):
+            code = int(path.split("/")[2])
+            return self.send_body(code, ("status %d" % code).encode())
+        if path.startswith("/redirect/"):
+            n = int(path.split("/")[2])
+            to = "/hello" if n <= 1 else "/redirect/%d" % (n - 1)
+            return self.send_body(302, b"", extra=[("Location", to)])
+        if path == "/loop":
+            return self.send_body(302, b"", extra=[("Location", "/loop")])
+        if path == "/reset":
+            return self.abort(True)
+        if path == "/nothing":
+            return self.abort(False)
+        if path == "/short":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            return self.abort(False)
+        if path == "/gzip":
+            raw = b"eddy gzip body " * 200
+            if "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                return self.send_body(200, gzip.compress(raw),
+                                      extra=[("Content-Encoding", "gzip")])
+            return self.send_body(200, raw)
+        if path == "/chunked":
+            n = int(q.get("n", "5"))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(n):
+                self.wfile.write(b"6\r\nchunk\n\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+            return None
+        if path == "/bytes":
+            n = int(q.get("n", "0"))
+            return self.send_body(200, bytes((i * 7 + 3) & 0xFF for i in range(n)),
+                                  ctype="application/octet-stream")
+        if path == "/echo":
+            doc = {"method": self.command, "path": self.path,
+                   "headers": {k.lower(): v for k, v in self.headers.items()},
+                   "body": body.decode("latin-1")}
+            return self.send_body(200, json.dumps(doc).encode(), ctype="application/json")
+        if path == "/retry-after":
+            return self.send_body(429, b"slow down", extra=[("Retry-After", q.get("s", "1"))])
+        if path == "/slowbody":
+            self.send_response(200)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(int(q.get("ms", "0")) / 1000.0)
+            self.wfile.write(b"body")
+            return None
+        return self.send_body(404, b"not found")
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
+
+
+class Control(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        with LOCK:
+            if self.path == "/reset-stats":
+                STATS.update(requests=0, conns_total=0, conns_max=STATS["conns_now"],
+                             inflight_max=STATS["inflight"], paths={})
+            body = json.dumps(STATS).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that reset or go away are part of the tests
+
+
+def main():
+    main_srv = Server(("127.0.0.1", 0), Handler)
+    ctl_srv = Server(("127.0.0.1", 0), Control)
+    for s in (main_srv, ctl_srv):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    print("PORTS %d %d" % (main_srv.server_address[1], ctl_srv.server_address[1]), flush=True)
+    sys.stdin.read()  # until the test closes our stdin (or exits)
+
+
+if __name__ == "__main__":
+    main()
