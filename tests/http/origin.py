@@ -20,9 +20,12 @@ Main port (HTTP/1.1, keep-alive, a thread per connection):
   /echo                   JSON: method, path, headers, body
   /retry-after?s=S        429 with Retry-After: S
   /slowbody?ms=N          headers at once, the body after N ms
+  /site/...               a generated site for the crawler (see site_page)
+  /robots.txt             Disallow: /site/private/ for every agent
 Control port: /stats gives JSON {"requests", "conns_now", "conns_max",
-"conns_total", "inflight_max", "paths": {path: count}}; /reset-stats zeroes
-them (the maxima restart from what is open now).
+"conns_total", "inflight_max", "paths": {path: count}}; /log the list of
+[time, path] of every request; /reset-stats zeroes them all (the maxima
+restart from what is open now); POST /robots sets robots.txt's text.
 """
 import gzip
 import http.server
@@ -57,6 +60,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        # headers and body go out in separate sends: without this, Nagle's
+        # algorithm and the client's delayed ACK add 40 ms to each response
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         bump("conns_now", 1)
         bump("conns_total", 1)
 
@@ -64,6 +70,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             super().finish()
         finally:
+            self.uncount_conn()
+
+    def uncount_conn(self):
+        if not getattr(self, "conn_uncounted", False):
+            self.conn_uncounted = True
             bump("conns_now", -1)
 
     def send_body(self, status, body, ctype="text/plain", extra=()):
@@ -72,15 +83,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         for k, v in extra:
             self.send_header(k, v)
+        # the request ends here for the in-flight count: once the last
+        # bytes go, the client may start its next request at once
+        self.uncount()
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def uncount(self):
+        if getattr(self, "counted", False):
+            self.counted = False
+            bump("inflight", -1)
 
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
     def abort(self, reset):
+        self.uncount()
+        self.uncount_conn()  # closed now, before the client can connect again
         if reset:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))
@@ -98,14 +119,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             STATS["requests"] += 1
             STATS["paths"][path] = STATS["paths"].get(path, 0) + 1
+            LOG.append((time.monotonic(), self.path))
         bump("inflight", 1)
+        self.counted = True
         try:
             self.route(path, q)
         finally:
-            bump("inflight", -1)
+            self.uncount()
 
     def route(self, path, q):
         body = self.read_body()
+        if path == "/robots.txt":
+            return self.send_body(200, ROBOTS.encode())
+        if path.startswith("/site"):
+            return self.site(path, q)
         if path == "/hello":
             return self.send_body(200, b"hello")
         if path == "/delay":
@@ -168,7 +195,104 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         return self.send_body(404, b"not found")
 
+    def site(self, path, q):
+        """The crawler's test site: SITE_PAGES pages /site/p/N linking to
+        each other (cycles), relatively and through <base>, plus the odd
+        cases: a redirect, a redirect loop, a page robots.txt disallows,
+        slow, flaky (503 twice), rate-limited (429 with Retry-After once),
+        reset, always 500, gzip and chunked pages, and links that must not
+        be followed (off-site, mailto:, javascript:, fragments)."""
+        parts = path.split("/")
+        if path.startswith("/site/p/") and parts[3].isdigit():
+            return self.send_body(200, site_page(int(parts[3])).encode(), ctype="text/html")
+        if path.startswith("/site/redirect/"):
+            return self.send_body(301, b"", extra=[("Location", "/site/p/%s" % parts[3])])
+        if path == "/site/loop":
+            return self.send_body(302, b"", extra=[("Location", "/site/loop2")])
+        if path == "/site/loop2":
+            return self.send_body(302, b"", extra=[("Location", "/site/loop")])
+        if path.startswith("/site/private/"):
+            return self.send_body(200, b"<html>secret</html>", ctype="text/html")
+        if path == "/site/slow":
+            time.sleep(0.2)
+            return self.send_body(200, b"<html>slow</html>", ctype="text/html")
+        if path == "/site/flaky":
+            with LOCK:
+                n = FLAKY.get(self.path, 0)
+                FLAKY[self.path] = n + 1
+            if n < 2:
+                return self.send_body(503, b"try again")
+            return self.send_body(200, b"<html>flaky ok</html>", ctype="text/html")
+        if path == "/site/ratelimited":
+            with LOCK:
+                n = FLAKY.get(self.path, 0)
+                FLAKY[self.path] = n + 1
+            if n < 1:
+                return self.send_body(429, b"slow down", extra=[("Retry-After", "1")])
+            return self.send_body(200, b"<html>ok</html>", ctype="text/html")
+        if path == "/site/reset":
+            return self.abort(True)
+        if path == "/site/500":
+            return self.send_body(500, b"broken")
+        if path == "/site/gzip":
+            raw = ('<html><a href="/site/p/1">one</a>%s</html>' % ("x" * 2000)).encode()
+            if "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                return self.send_body(200, gzip.compress(raw), ctype="text/html",
+                                      extra=[("Content-Encoding", "gzip")])
+            return self.send_body(200, raw, ctype="text/html")
+        if path == "/site/chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in ('<html><a href="/site/p/2">two</a>', "</html>"):
+                data = part.encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.write(b"0\r\n\r\n")
+            return None
+        if path == "/site/deep":
+            depth = int(q.get("n", "1000"))
+            html = "<html><body>" + "<div><p>" * depth + \
+                "".join('<a href="/site/p/%d">l</a>' % i for i in range(5)) + \
+                "</p></div>" * depth + "</body></html>"
+            return self.send_body(200, html.encode(), ctype="text/html")
+        return self.send_body(404, b"no such page", ctype="text/html")
+
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
+
+
+ROBOTS = "User-agent: *\nDisallow: /site/private/\n"
+FLAKY = {}
+LOG = []  # (monotonic time, path) of every request to the main port
+SITE_PAGES = 60
+
+
+def site_links(n):
+    """The hrefs of page n, in order. Even pages have <base href="/site/x/y/">,
+    so their relative link needs two steps up to reach /site/p/M; a crawler
+    that ignored <base> would ask for /p/M and get 404s."""
+    s = SITE_PAGES
+    rel = ("../../p/%d" if n % 2 == 0 else "../p/%d") % ((n * 13 + 5) % s)
+    return ["/site/p/%d" % ((n * 7 + 1) % s),      # absolute path
+            rel,                                   # relative (to <base> on even pages)
+            "/site/p/%d#frag" % ((n * 7 + 1) % s),  # a fragment: the same URL
+            "/site/redirect/%d" % ((n + 3) % s)]   # 301 to /site/p/(n+3)
+
+
+def site_page(n):
+    links = site_links(n)
+    base = '<base href="/site/x/y/">' if n % 2 == 0 else ""
+    extra = ""
+    if n == 0:
+        extra = ('<a href="/site/loop">loop</a><a href="/site/private/1">secret</a>'
+                 '<a href="/site/slow">slow</a><a href="/site/flaky">flaky</a>'
+                 '<a href="/site/ratelimited">rl</a><a href="/site/reset">reset</a>'
+                 '<a href="/site/500">500</a><a href="/site/gzip">gz</a>'
+                 '<a href="/site/chunked">ch</a><a href="http://other.invalid/x">off</a>'
+                 '<a href="mailto:a@b.c">mail</a><a href="javascript:void(0)">js</a>'
+                 '<a href="/site/missing">404</a>')
+    return ('<!DOCTYPE html><html><head><title>p%d</title>%s</head><body>%s%s</body></html>'
+            % (n, base, "".join('<a href="%s">x</a>' % h for h in links), extra))
 
 
 class Control(http.server.BaseHTTPRequestHandler):
@@ -177,12 +301,27 @@ class Control(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def do_POST(self):
+        global ROBOTS
+        n = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(n).decode()
+        if self.path == "/robots":
+            ROBOTS = data
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_GET(self):
         with LOCK:
             if self.path == "/reset-stats":
                 STATS.update(requests=0, conns_total=0, conns_max=STATS["conns_now"],
                              inflight_max=STATS["inflight"], paths={})
-            body = json.dumps(STATS).encode()
+                del LOG[:]
+                FLAKY.clear()
+            if self.path == "/log":
+                body = json.dumps(LOG).encode()
+            else:
+                body = json.dumps(STATS).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
