@@ -454,11 +454,12 @@ static char *product_token(const char *ua)
     return t;
 }
 
-int crawl_run(const struct crawl_opts *o, const char **why)
+int crawl_run(const struct crawl_opts *o, const char **why, int *err)
 {
     struct crawl c = { .o = o };
     *why = NULL;
     int rc = -ENOMEM;
+    bool state_failed = false;
     eddy_rt *rt = NULL;
     int log_fd = -1;
     pthread_mutex_init(&c.rng_lock, NULL);
@@ -470,8 +471,10 @@ int crawl_run(const struct crawl_opts *o, const char **why)
         goto out;
     if (o->state_dir != NULL) {
         rc = state_open(o, &log_fd, why); /* checks it, trims a torn output line */
-        if (rc < 0)
+        if (rc < 0) {
+            state_failed = true;
             goto out;
+        }
     }
     rc = output_open(&c.out, o->output);
     if (rc < 0) {
@@ -493,8 +496,10 @@ int crawl_run(const struct crawl_opts *o, const char **why)
     }
     if (o->state_dir != NULL) {
         rc = state_replay(o, c.f, why);
-        if (rc < 0)
+        if (rc < 0) {
+            state_failed = true;
             goto out;
+        }
     }
     c.f->ops->log_to(c.f, log_fd);
     for (int i = 0; i < o->n_seeds; i++)
@@ -524,6 +529,10 @@ int crawl_run(const struct crawl_opts *o, const char **why)
         summary(&c);
     rc = atomic_load(&sig_count) > 0 ? CRAWL_INTERRUPTED : CRAWL_FINISHED;
 out:
+    if (rc < 0) {
+        *err = rc;
+        rc = state_failed ? CRAWL_STATE_FAILED : CRAWL_FAILED;
+    }
     eddy_rt_free(rt);
     if (c.f != NULL)
         c.f->ops->free(c.f);

@@ -38,11 +38,15 @@ struct crawl_opts {
 };
 
 /* How a crawl ended. */
-enum { CRAWL_FINISHED = 0, CRAWL_INTERRUPTED = 1 };
+enum {
+    CRAWL_FINISHED = 0,     /* ran to its end */
+    CRAWL_INTERRUPTED = 1,  /* Ctrl-C */
+    CRAWL_FAILED = 2,       /* could not run: *why and *err say why */
+    CRAWL_STATE_FAILED = 3, /* the --state directory is unusable or another crawl's */
+};
 
-/* Runs the crawl. CRAWL_FINISHED or CRAWL_INTERRUPTED (Ctrl-C), or a
-   negative errno when it could not run; *why (static or NULL) names the
-   problem for the one-line error. */
-int crawl_run(const struct crawl_opts *o, const char **why);
+/* Runs the crawl and says how it ended. On a failure *why (static)
+   names the problem and *err is its negative errno. */
+int crawl_run(const struct crawl_opts *o, const char **why, int *err);
 
 #endif

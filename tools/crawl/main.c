@@ -160,8 +160,11 @@ int main(int argc, char **argv)
     };
     char **allow = calloc((size_t)argc, sizeof *allow);
     char **seeds = calloc((size_t)argc, sizeof *seeds);
-    if (allow == NULL || seeds == NULL)
-        return fail(EXIT_FAILED, "%s", "out of memory");
+    int status = EXIT_DONE;
+    if (allow == NULL || seeds == NULL) {
+        status = fail(EXIT_FAILED, "%s", "out of memory");
+        goto out;
+    }
     opterr = 0;
     int ch;
     long long v;
@@ -196,35 +199,41 @@ int main(int argc, char **argv)
         case 'w': if (number(optarg, 0, 1024, &v)) o.workers = (unsigned)v; else bad = "--workers"; break;
         case O_STATE: o.state_dir = optarg; break;
         case 'q': o.quiet = true; break;
-        case 'h': usage(stdout); return EXIT_DONE;
+        case 'h': usage(stdout); goto out;
         case 'V':
             printf("eddy-crawl %s (libcurl %s, libxml2 %s, jansson %s)\n", eddy_version_string(),
                    curl_version_info(CURLVERSION_NOW)->version, LIBXML_DOTTED_VERSION,
                    JANSSON_VERSION);
-            return EXIT_DONE;
+            goto out;
         case ':':
             fprintf(stderr, "eddy-crawl: option %s needs a value (see --help)\n", argv[optind - 1]);
-            return EXIT_USAGE;
+            status = EXIT_USAGE;
+            goto out;
         default:
             fprintf(stderr, "eddy-crawl: unknown option %s (see --help)\n", argv[optind - 1]);
-            return EXIT_USAGE;
+            status = EXIT_USAGE;
+            goto out;
         }
         if (bad != NULL) {
             fprintf(stderr, "eddy-crawl: bad value '%s' for %s\n", optarg, bad);
-            return EXIT_USAGE;
+            status = EXIT_USAGE;
+            goto out;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "eddy-crawl: no URL to start from (usage: eddy-crawl [options] URL...; "
                         "see --help)\n");
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
+        goto out;
     }
     curl_global_init(CURL_GLOBAL_ALL);
     links_init();
     for (int i = optind; i < argc; i++) {
         char *u = url_normalize(NULL, argv[i]);
-        if (u == NULL)
-            return fail(EXIT_BAD_URL, "not an absolute http(s) URL: '%s'", argv[i]);
+        if (u == NULL) {
+            status = fail(EXIT_BAD_URL, "not an absolute http(s) URL: '%s'", argv[i]);
+            goto out;
+        }
         seeds[o.n_seeds++] = u;
     }
     if (o.n_allow == 0) { /* the seeds' hosts */
@@ -241,33 +250,40 @@ int main(int argc, char **argv)
     }
     o.seeds = seeds;
     o.allow = allow;
-    for (int i = 0; i < o.n_seeds; i++)
-        if (!host_resolves(seeds[i]))
-            return fail(EXIT_BAD_HOST, "cannot resolve the host of seed URL '%s'", seeds[i]);
+    for (int i = 0; i < o.n_seeds; i++) {
+        if (!host_resolves(seeds[i])) {
+            status = fail(EXIT_BAD_HOST, "cannot resolve the host of seed URL '%s'", seeds[i]);
+            goto out;
+        }
+    }
     if (strcmp(o.output, "-") != 0) {
         int fd = open(o.output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) {
             fprintf(stderr, "eddy-crawl: cannot write the output '%s': %s\n", o.output,
                     strerror(errno));
-            return EXIT_OUTPUT;
+            status = EXIT_OUTPUT;
+            goto out;
         }
         close(fd);
     }
     o.progress = !o.quiet && isatty(STDERR_FILENO);
     const char *why = NULL;
-    int rc = crawl_run(&o, &why);
-    if (rc < 0) {
+    int err = 0;
+    int rc = crawl_run(&o, &why, &err);
+    if (rc == CRAWL_FAILED || rc == CRAWL_STATE_FAILED) {
         fprintf(stderr, "eddy-crawl: %s (%s)\n", why != NULL ? why : "the crawl could not run",
-                eddy_strerror(rc));
-        return o.state_dir != NULL && why != NULL && strstr(why, "state") ? EXIT_STATE
-                                                                          : EXIT_FAILED;
+                eddy_strerror(err));
+        status = rc == CRAWL_STATE_FAILED ? EXIT_STATE : EXIT_FAILED;
+    } else {
+        status = rc == CRAWL_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_DONE;
     }
-    for (int i = 0; i < o.n_seeds; i++)
+out:
+    for (int i = 0; seeds != NULL && i < o.n_seeds; i++)
         free(seeds[i]);
-    for (int i = 0; i < o.n_allow; i++)
+    for (int i = 0; allow != NULL && i < o.n_allow; i++)
         free(allow[i]);
     free(seeds);
     free(allow);
     curl_global_cleanup();
-    return rc == CRAWL_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_DONE;
+    return status;
 }
