@@ -30,8 +30,8 @@ struct host_slot {
 };
 
 struct eddy_http_client {
-    eddy_http_client_opts o;   /* immutable after new; user_agent is ours */
-    char *user_agent;
+    eddy_http_client_opts o;   /* immutable after new; the strings are ours */
+    char *user_agent, *ca_file;
     CURLSH *share;
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t hosts_lock;
@@ -93,11 +93,13 @@ int eddy_http_client_new(eddy_http_client **out, const eddy_http_client_opts *op
     }
     c->user_agent = eddy__strdup(o.user_agent != NULL ? o.user_agent : ua);
     c->o.user_agent = c->user_agent;
+    c->ca_file = o.ca_file != NULL ? eddy__strdup(o.ca_file) : NULL;
+    c->o.ca_file = c->ca_file;
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_locks[i], NULL);
     pthread_mutex_init(&c->hosts_lock, NULL);
     c->share = curl_share_init();
-    if (c->user_agent == NULL || c->share == NULL) {
+    if (c->user_agent == NULL || c->share == NULL || (o.ca_file != NULL && c->ca_file == NULL)) {
         eddy_http_client_free(c);
         return -ENOMEM;
     }
@@ -128,6 +130,7 @@ void eddy_http_client_free(eddy_http_client *c)
         pthread_mutex_destroy(&c->share_locks[i]);
     pthread_mutex_destroy(&c->hosts_lock);
     eddy__strfree(c->user_agent);
+    eddy__strfree(c->ca_file);
     eddy__dealloc(c, sizeof *c);
 }
 
@@ -268,6 +271,8 @@ static int prepare(struct eddy_http_client *c, const eddy_http_request *req, CUR
     int64_t total = req->timeout_ms > 0 ? req->timeout_ms : c->o.total_timeout_ms;
     if (total > 0)
         curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)total);
+    if (c->o.ca_file != NULL)
+        curl_easy_setopt(easy, CURLOPT_CAINFO, c->o.ca_file);
     if (c->o.dns_cache_ttl_s != 0)
         curl_easy_setopt(easy, CURLOPT_DNS_CACHE_TIMEOUT, c->o.dns_cache_ttl_s);
     eddy__resp_attach(r, easy, c->o.max_body_bytes);

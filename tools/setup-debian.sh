@@ -13,9 +13,11 @@ $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
 # 127.0.0.1:6379; nothing here uses it, and it is left alone.
 # python3: the local HTTP origin of the client and crawler tests
 # (tests/http/origin.py, the standard library only). libxml2-dev and
-# libjansson-dev: eddy-crawl (HTML links, JSON lines).
+# libjansson-dev: eddy-crawl (HTML links, JSON lines). nghttp2-server and
+# openssl: the HTTP/2 test (nghttpd over TLS with a certificate made there).
 $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
     build-essential cmake pkg-config ca-certificates \
     libcmocka-dev libjemalloc-dev libbenchmark-dev \
     libcurl4-openssl-dev liburing-dev doxygen \
-    libhiredis-dev redis-server python3 libxml2-dev libjansson-dev
+    libhiredis-dev redis-server python3 libxml2-dev libjansson-dev \
+    nghttp2-server openssl

@@ -66,7 +66,11 @@ typedef struct eddy_http_client_opts {
     const char *user_agent;      /**< copied; NULL: "eddy/<version> libcurl/<version>" */
     bool compression;            /**< Accept-Encoding for every coding libcurl has, decoded */
     bool http2;                  /**< HTTP/2 over TLS by ALPN (else HTTP/1.1) */
-    bool http2_prior_knowledge;  /**< cleartext HTTP/2 (h2c) without upgrade */
+    bool http2_prior_knowledge;  /**< cleartext HTTP/2 (h2c) without upgrade;
+                                      Debian 12's libcurl 7.88 fails requests
+                                      that wait to share such a connection
+                                      ("Error in the HTTP2 framing layer"):
+                                      prefer HTTP/2 over TLS */
     bool pipewait;               /**< HTTP/2: wait for a connection that may
                                       multiplex rather than open a new one */
     size_t max_body_bytes;       /**< a longer body fails with -EFBIG; 0: no limit */
@@ -74,6 +78,9 @@ typedef struct eddy_http_client_opts {
                                       this many (CURLMOPT_MAXCONNECTS); 0:
                                       libcurl's (4 per transfer in flight) */
     long dns_cache_ttl_s;        /**< 0: libcurl's 60 s; -1: forever */
+    const char *ca_file;         /**< copied; PEM file of CAs to trust for
+                                      TLS instead of the system's; NULL: the
+                                      system's */
     void *reserved[4];           /**< must stay zero (opts_init sets it;
                                       eddy_http_client_new refuses other values) */
 } eddy_http_client_opts;
