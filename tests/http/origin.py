@@ -13,6 +13,7 @@ Main port (HTTP/1.1, keep-alive, a thread per connection):
   /loop                   redirects to itself
   /reset                  reads the request, then resets the connection
   /nothing                reads the request, then closes without a response
+  /resetmid?i=N           1,000 bytes; when N % 10 == 0 a reset after 100 of them
   /short                  promises 100 bytes, sends 10, closes
   /gzip                   a gzip-encoded body (text repeated)
   /chunked?n=N            N chunks of "chunk\\n"
@@ -149,6 +150,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_body(302, b"", extra=[("Location", "/loop")])
         if path == "/reset":
             return self.abort(True)
+        if path == "/resetmid":  # every tenth (by ?i=) resets after part of its body
+            if int(q.get("i", "1")) % 10 == 0:
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"x" * 100)
+                self.wfile.flush()
+                return self.abort(True)
+            return self.send_body(200, b"y" * 1000)
         if path == "/nothing":
             return self.abort(False)
         if path == "/short":
