@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <eddy/http.h>
 #include <eddy/sync.h>
@@ -21,6 +22,9 @@
 #include "sched/alloc.h"
 
 #define HOST_BUCKETS 256
+/* Easy handles kept for reuse (curl_easy_reset): an init and a cleanup
+   per request cost more than a reset (the handle's buffers are kept). */
+#define EASY_POOL_MAX 1024
 
 struct host_slot {
     char *key;                 /* "scheme://host:port"; immutable */
@@ -36,6 +40,9 @@ struct eddy_http_client {
     pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
     pthread_mutex_t hosts_lock;
     struct host_slot *hosts[HOST_BUCKETS]; /* guarded by: hosts_lock */
+    pthread_mutex_t pool_lock;
+    CURL *pool[EASY_POOL_MAX];             /* guarded by: pool_lock */
+    size_t npool;                          /* guarded by: pool_lock */
 };
 
 void eddy_http_client_opts_init(eddy_http_client_opts *o)
@@ -98,6 +105,7 @@ int eddy_http_client_new(eddy_http_client **out, const eddy_http_client_opts *op
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&c->share_locks[i], NULL);
     pthread_mutex_init(&c->hosts_lock, NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
     c->share = curl_share_init();
     if (c->user_agent == NULL || c->share == NULL || (o.ca_file != NULL && c->ca_file == NULL)) {
         eddy_http_client_free(c);
@@ -116,6 +124,8 @@ void eddy_http_client_free(eddy_http_client *c)
 {
     if (c == NULL)
         return;
+    for (size_t i = 0; i < c->npool; i++)
+        curl_easy_cleanup(c->pool[i]); /* before the share they point at */
     if (c->share != NULL)
         (void)curl_share_cleanup(c->share);
     for (int b = 0; b < HOST_BUCKETS; b++) {
@@ -129,6 +139,7 @@ void eddy_http_client_free(eddy_http_client *c)
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&c->share_locks[i]);
     pthread_mutex_destroy(&c->hosts_lock);
+    pthread_mutex_destroy(&c->pool_lock);
     eddy__strfree(c->user_agent);
     eddy__strfree(c->ca_file);
     eddy__dealloc(c, sizeof *c);
@@ -159,6 +170,13 @@ static bool is_field_value(const char *s)
         if (*s == '\r' || *s == '\n')
             return false;
     return true;
+}
+
+/* Whether url starts "http://" or "https://" (any case) and a host. */
+static bool looks_absolute_http(const char *url)
+{
+    size_t n = strncasecmp(url, "http://", 7) == 0 ? 7 : strncasecmp(url, "https://", 8) == 0 ? 8 : 0;
+    return n > 0 && url[n] != '\0' && url[n] != '/' && url[n] != '?' && url[n] != '#';
 }
 
 /* Checks url and gives its "scheme://host:port" (with the scheme's default
@@ -242,6 +260,37 @@ static struct host_slot *host_get(struct eddy_http_client *c, const char *key)
 
 /* ------------------------------------------------------------- requests */
 
+static CURL *easy_get(struct eddy_http_client *c)
+{
+    CURL *e = NULL;
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->npool > 0)
+        e = c->pool[--c->npool];
+    pthread_mutex_unlock(&c->pool_lock);
+    if (e == NULL)
+        return curl_easy_init();
+    curl_easy_reset(e); /* every option back to its default */
+    return e;
+}
+
+static void easy_put(struct eddy_http_client *c, CURL *e)
+{
+    /* a handle run by curl_easy_perform (a plain thread's request) holds
+       its own connection cache, which only its cleanup closes */
+    if (eddy__task_current() == NULL) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    pthread_mutex_lock(&c->pool_lock);
+    if (c->npool < EASY_POOL_MAX) {
+        c->pool[c->npool++] = e;
+        e = NULL;
+    }
+    pthread_mutex_unlock(&c->pool_lock);
+    if (e != NULL)
+        curl_easy_cleanup(e);
+}
+
 /* Sets up easy for req on c, collecting into r. */
 static int prepare(struct eddy_http_client *c, const eddy_http_request *req, CURL *easy,
                    struct eddy__resp *r, struct curl_slist **hdrs)
@@ -249,12 +298,11 @@ static int prepare(struct eddy_http_client *c, const eddy_http_request *req, CUR
     curl_easy_setopt(easy, CURLOPT_URL, req->url);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
-    if (c->o.max_redirects != 0) {
+    if (c->o.max_redirects != 0) { /* the URL's own scheme was checked */
         curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(easy, CURLOPT_MAXREDIRS, c->o.max_redirects);
+        curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     }
     if (c->o.compression)
         curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); /* all it has */
@@ -332,6 +380,8 @@ static int transport_error(CURLcode res, CURL *easy, bool too_big)
         return too_big ? -EFBIG : -EIO;
     case CURLE_OUT_OF_MEMORY:
         return -ENOMEM;
+    case CURLE_URL_MALFORMAT:
+        return -EINVAL;
     default:
         return -EIO;
     }
@@ -345,24 +395,28 @@ int eddy_http_request_send(eddy_http_client *c, const eddy_http_request *req,
     if (c == NULL || req == NULL || resp == NULL)
         return -EINVAL;
     int rc = check_request(req);
-    char key[512];
-    if (rc == 0)
-        rc = origin_of(req->url, key, sizeof key);
+    if (rc == 0 && !looks_absolute_http(req->url))
+        rc = -EINVAL; /* curl finds the rest (URL_MALFORMAT: -EINVAL below) */
     if (rc < 0)
         return rc;
     struct host_slot *host = NULL;
     if (c->o.max_host_connections > 0) {
+        /* the host's key needs the URL parsed; only a limit needs it */
+        char key[512];
+        rc = origin_of(req->url, key, sizeof key);
+        if (rc < 0)
+            return rc;
         host = host_get(c, key);
         if (host == NULL)
             return -ENOMEM;
     }
     struct eddy__resp *r = eddy__resp_new();
-    CURL *easy = curl_easy_init();
+    CURL *easy = easy_get(c);
     struct curl_slist *hdrs = NULL;
     if (r == NULL || easy == NULL || prepare(c, req, easy, r, &hdrs) < 0) {
         curl_slist_free_all(hdrs);
         if (easy != NULL)
-            curl_easy_cleanup(easy);
+            easy_put(c, easy);
         eddy__resp_free(r);
         return -ENOMEM;
     }
@@ -387,7 +441,7 @@ int eddy_http_request_send(eddy_http_client *c, const eddy_http_request *req,
         rc = transport_error(res, easy, eddy__resp_too_big(r));
     eddy__resp_finish(r, easy, res, rc);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(easy);
+    easy_put(c, easy);
     if (rc == -ENOMEM || rc == -EINVAL || rc == -EPERM) {
         eddy__resp_free(r);
         return rc;

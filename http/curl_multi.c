@@ -17,6 +17,7 @@
  * worker's thread, never at the same time as the owner: libcurl allows a
  * handle to move between threads, not to be used by two at once).
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -60,6 +61,8 @@ struct eddy__curlm {
     struct curl_sock *ready_head;           /* guarded by: lock */
     _Atomic bool timer_fired;     /* any thread: set by the timer */
     /* owner: the hook's runs (exclusive by the hook lock) */
+    pthread_t runner;             /* the thread in the hook (debug checks) */
+    bool in_hook;
     CURLM *multi;
     struct eddy__timer timer;
     bool timer_armed, timeout_now, closing;
@@ -77,6 +80,10 @@ unsigned long eddy__curlm_bad_codes(void)
 {
     return atomic_load(&bad_mcodes);
 }
+
+/* Every libcurl call on a multi, and every callback it makes, happens in
+   that multi's hook, on the one thread running it (debug builds check). */
+#define ASSERT_IN_HOOK(m) assert((m)->in_hook && pthread_equal((m)->runner, pthread_self()))
 
 static void check_mcode(CURLMcode mc)
 {
@@ -235,6 +242,8 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     (void)easy;
     if (fd < 0)
         return 0;
+    if (!m->closing)
+        ASSERT_IN_HOOK(m);
     if (what == CURL_POLL_REMOVE) {
         (void)eddy__fd_unwatch(fd); /* after it, on_ready is not running */
         if (sk == NULL && (size_t)fd < m->by_fd_len)
@@ -287,6 +296,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     (void)multi;
     if (m->closing)
         return 0;
+    ASSERT_IN_HOOK(m);
     if (m->timer_armed) {
         (void)eddy__timer_disarm(&m->timer);
         m->timer_armed = false;
@@ -377,9 +387,19 @@ static void act_on_socket(struct eddy__curlm *m, struct curl_sock *sk)
     drain_done(m);
 }
 
+static void run_rounds(struct eddy__curlm *m);
+
 static void curlm_hook(void *arg)
 {
     struct eddy__curlm *m = arg;
+    m->runner = pthread_self();
+    m->in_hook = true;
+    run_rounds(m);
+    m->in_hook = false;
+}
+
+static void run_rounds(struct eddy__curlm *m)
+{
     for (int round = 0; round < HOOK_ROUNDS; round++) {
         pthread_mutex_lock(&m->lock);
         struct eddy__xfer *adds = m->add_head, *cancels = m->cancel_head;
