@@ -299,6 +299,8 @@ static int prepare(struct eddy_http_client *c, const eddy_http_request *req, CUR
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_SHARE, c->share);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, eddy__curl_open_socket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, eddy__curl_close_socket);
     if (c->o.max_redirects != 0) { /* the URL's own scheme was checked */
         curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(easy, CURLOPT_MAXREDIRS, c->o.max_redirects);

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <eddy/io.h>
 
@@ -45,6 +46,12 @@ struct curl_sock {
     bool dead;                   /* guarded by: m->lock; curl dropped it while
                                     queued: freed when taken off the list */
     struct curl_sock *next_ready; /* guarded by: m->lock */
+    /* hook only: a socket whose close eddy sees (opened through
+       eddy__curl_open_socket) keeps its watch across curl's REMOVE, so a
+       kept-alive connection's next transfer costs no epoll_ctl */
+    bool watched;                /* a watch with `events` is in place */
+    bool removed;                /* curl said REMOVE; the watch was kept */
+    int events;
 };
 
 struct map_slot {
@@ -72,6 +79,84 @@ struct eddy__curlm {
     struct curl_sock **by_fd;     /* fd -> the socket curl announced */
     size_t by_fd_len;
 };
+
+static void release_sock(struct eddy__curlm *m, struct curl_sock *sk);
+
+/* The multi whose hook runs on this thread (curl's close-socket callback
+   runs inside it). */
+static _Thread_local struct eddy__curlm *tls_hook_multi;
+
+/* ------------------------------------ sockets whose close eddy sees */
+
+/* fds opened by eddy__curl_open_socket and not yet closed by
+   eddy__curl_close_socket: for these curl's REMOVE keeps the watch (the
+   close, which must drop it, comes to us). A byte each, grown under a
+   lock; old arrays are kept (a reader may hold one). */
+static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint8_t *_Atomic known;
+static _Atomic size_t known_len;
+
+static bool close_known(int fd)
+{
+    size_t n = atomic_load_explicit(&known_len, memory_order_acquire);
+    _Atomic uint8_t *k = atomic_load_explicit(&known, memory_order_acquire);
+    return (size_t)fd < n && atomic_load_explicit(&k[fd], memory_order_relaxed) != 0;
+}
+
+static void set_known(int fd, uint8_t v)
+{
+    if ((size_t)fd >= atomic_load_explicit(&known_len, memory_order_acquire)) {
+        if (v == 0)
+            return;
+        pthread_mutex_lock(&known_lock);
+        size_t n = atomic_load_explicit(&known_len, memory_order_relaxed);
+        if ((size_t)fd >= n) {
+            size_t nn = n ? n : 1024;
+            while (nn <= (size_t)fd)
+                nn *= 2;
+            _Atomic uint8_t *k = eddy__calloc(nn);
+            if (k == NULL) {
+                pthread_mutex_unlock(&known_lock);
+                return; /* not known: the safe, eager way */
+            }
+            _Atomic uint8_t *old = atomic_load_explicit(&known, memory_order_relaxed);
+            for (size_t i = 0; i < n; i++)
+                atomic_init(&k[i], atomic_load_explicit(&old[i], memory_order_relaxed));
+            atomic_store_explicit(&known, k, memory_order_release);
+            atomic_store_explicit(&known_len, nn, memory_order_release);
+        }
+        pthread_mutex_unlock(&known_lock);
+    }
+    atomic_store_explicit(&atomic_load_explicit(&known, memory_order_acquire)[fd], v,
+                          memory_order_relaxed);
+}
+
+curl_socket_t eddy__curl_open_socket(void *clientp, curlsocktype purpose,
+                                     struct curl_sockaddr *addr)
+{
+    (void)clientp;
+    (void)purpose;
+    int fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (fd >= 0)
+        set_known(fd, 1);
+    return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+
+int eddy__curl_close_socket(void *clientp, curl_socket_t fd)
+{
+    (void)clientp;
+    set_known(fd, 0);
+    /* eddy_close drops the watch (after it on_ready is not running) and
+       the registration, then closes */
+    int rc = eddy_close(fd);
+    struct eddy__curlm *m = tls_hook_multi;
+    if (m != NULL && (size_t)fd < m->by_fd_len && m->by_fd[fd] != NULL) {
+        struct curl_sock *sk = m->by_fd[fd];
+        m->by_fd[fd] = NULL;
+        release_sock(m, sk);
+    }
+    return rc < 0 ? 1 : 0;
+}
 
 /* Calls to libcurl that did not return CURLM_OK (tests assert none). */
 static _Atomic unsigned long bad_mcodes;
@@ -245,9 +330,15 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (!m->closing)
         ASSERT_IN_HOOK(m);
     if (what == CURL_POLL_REMOVE) {
-        (void)eddy__fd_unwatch(fd); /* after it, on_ready is not running */
         if (sk == NULL && (size_t)fd < m->by_fd_len)
             sk = m->by_fd[fd];
+        if (sk != NULL && sk->watched && close_known(fd) && !m->closing) {
+            /* kept for the connection's next transfer; an event before
+               then unwatches it (act_on_socket), the close drops it */
+            sk->removed = true;
+            return 0;
+        }
+        (void)eddy__fd_unwatch(fd); /* after it, on_ready is not running */
         if (sk != NULL) {
             if ((size_t)fd < m->by_fd_len && m->by_fd[fd] == sk)
                 m->by_fd[fd] = NULL;
@@ -268,14 +359,26 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
             sk->m = m;
             m->by_fd[fd] = sk;
         }
+        if (sk->fd != fd || !close_known(fd))
+            sk->watched = false; /* a number curl closed behind our back */
         sk->fd = fd;
         (void)curl_multi_assign(m->multi, fd, sk);
     }
+    sk->removed = false;
     int ev = (what & CURL_POLL_IN ? EDDY_READABLE : 0) | (what & CURL_POLL_OUT ? EDDY_WRITABLE : 0);
+    /* unchanged interest on a socket whose close we see: nothing to tell
+       the reactor (any other may have been closed and reused unseen: MOD
+       finds out) */
+    if (sk->watched && sk->events == ev && close_known(fd))
+        return 0;
     if (eddy__fd_watch(fd, ev, on_ready, sk) < 0) {
+        sk->watched = false;
         /* not watched: let curl try the socket and find out itself */
         on_ready(sk, fd, EDDY_READABLE | EDDY_WRITABLE | EDDY__HANGUP);
+        return 0;
     }
+    sk->watched = true;
+    sk->events = ev;
     return 0;
 }
 
@@ -378,6 +481,14 @@ static void act_on_socket(struct eddy__curlm *m, struct curl_sock *sk)
     int ev = atomic_exchange_explicit(&sk->ready, 0, memory_order_relaxed);
     if (ev == 0)
         return;
+    if (sk->removed) {
+        /* an idle kept-alive connection stirred (the server closed it):
+           curl has no interest now, and a level-triggered watch would
+           report it again and again; curl finds out on reuse */
+        (void)eddy__fd_unwatch(sk->fd);
+        sk->watched = false;
+        return;
+    }
     int flags = (ev & EDDY_READABLE ? CURL_CSELECT_IN : 0) |
                 (ev & EDDY_WRITABLE ? CURL_CSELECT_OUT : 0) | (ev & EDDY__HANGUP ? CURL_CSELECT_ERR : 0);
     int running;
@@ -394,7 +505,9 @@ static void curlm_hook(void *arg)
     struct eddy__curlm *m = arg;
     m->runner = pthread_self();
     m->in_hook = true;
+    tls_hook_multi = m;
     run_rounds(m);
+    tls_hook_multi = NULL;
     m->in_hook = false;
 }
 
@@ -446,8 +559,19 @@ static void curlm_destroy(struct eddy__curlm *m)
 {
     m->closing = true;
     m->timer.armed_in = NULL; /* the wheels are gone or reset by now */
-    if (m->multi != NULL)
+    if (m->multi != NULL) {
+        tls_hook_multi = m; /* its closes find their sockets */
         (void)curl_multi_cleanup(m->multi); /* its REMOVEs unwatch the fds */
+        tls_hook_multi = NULL;
+    }
+    /* sockets curl dropped while they waited in the ready list are only
+       there; the others are also in by_fd, freed below */
+    for (struct curl_sock *sk = m->ready_head, *nx; sk != NULL; sk = nx) {
+        nx = sk->next_ready;
+        if (sk->dead)
+            eddy__dealloc(sk, sizeof *sk);
+    }
+    m->ready_head = NULL;
     for (size_t i = 0; i < m->by_fd_len; i++) {
         if (m->by_fd[i] != NULL) {
             (void)eddy__fd_unwatch((int)i);

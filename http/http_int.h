@@ -56,6 +56,16 @@ void eddy__curlm_cancel(struct eddy__curlm *m, struct eddy__xfer *x);
    On a worker outside a task: -EPERM. */
 int eddy__xfer_run(CURL *easy, int worker, long min_maxconnects, CURLcode *result);
 
+/* CURLOPT_OPENSOCKETFUNCTION and CURLOPT_CLOSESOCKETFUNCTION for eddy's
+   own easy handles (the client's): a socket opened here is closed through
+   eddy_close, so its watch may stay in place between transfers on a
+   kept-alive connection (no epoll_ctl per request). A user's handle
+   (eddy_curl_perform) keeps its own callbacks: its sockets' watches go
+   with each REMOVE. */
+curl_socket_t eddy__curl_open_socket(void *clientp, curlsocktype purpose,
+                                     struct curl_sockaddr *addr);
+int eddy__curl_close_socket(void *clientp, curl_socket_t fd);
+
 /* curl_global_init once, and SIGPIPE ignored when it was left at its
    default (libcurl's sockets and TLS writes may raise it with NOSIGNAL
    set). 0 or -ENOMEM. Any thread. */
