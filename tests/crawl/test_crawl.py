@@ -274,6 +274,44 @@ def test_output_is_written_as_it_goes(o, tmp):
     check(p.wait(timeout=60) == 0, "exit")
 
 
+def test_progress_line_on_a_terminal_and_summary(o, tmp):
+    import pty
+    import select
+    out = os.path.join(tmp, "out.jsonl")
+    master, slave = pty.openpty()
+    p = subprocess.Popen([CRAWL, "--no-robots", "--per-host", "2", "--delay-ms", "30",
+                          "--max-pages", "25", "-o", out, o.base + "/site/p/0"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    text = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            text += chunk
+        elif p.poll() is not None:
+            break
+    p.wait(timeout=30)
+    os.close(master)
+    s = text.decode(errors="replace")
+    check(p.returncode == 0, "exit %s" % p.returncode)
+    check("\r" in s and "in flight" in s and "queued" in s and "errors" in s,
+          "no progress line on a terminal: %r" % s[:300])
+    check("25 pages in" in s and "status 2xx" in s and "p95" in s, "summary: %r" % s[-400:])
+    # not a terminal: no progress line, the summary only; --quiet: nothing
+    r = run(["--no-robots", "--delay-ms", "0", "--max-pages", "5", "-o", out, o.base + "/site/p/0"])
+    check("\r" not in r.stderr and "5 pages in" in r.stderr, "stderr %r" % r.stderr)
+    r = run(["-q", "--no-robots", "--delay-ms", "0", "--max-pages", "5", "-o", out,
+             o.base + "/site/p/0"])
+    check(r.stderr == "", "--quiet: %r" % r.stderr)
+
+
 def test_bad_input_gets_one_line_and_its_exit_code(o, tmp):
     cases = [
         (["--bogus", o.base], 2), (["--per-host", "0", o.base], 2), ([], 2),
