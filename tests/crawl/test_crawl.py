@@ -278,7 +278,16 @@ def test_progress_line_on_a_terminal_and_summary(o, tmp):
     import pty
     import select
     out = os.path.join(tmp, "out.jsonl")
-    master, slave = pty.openpty()
+    try:
+        master, slave = pty.openpty()
+    except OSError as e:  # no pseudo-terminals here: the other checks still run
+        print("  (no pty: %s; the terminal part is skipped)" % e)
+        master = slave = None
+    if master is None:
+        r = run(["--no-robots", "--delay-ms", "0", "--max-pages", "5", "-o", out,
+                 o.base + "/site/p/0"])
+        check("\r" not in r.stderr and "5 pages in" in r.stderr, "stderr %r" % r.stderr)
+        return
     p = subprocess.Popen([CRAWL, "--no-robots", "--per-host", "2", "--delay-ms", "30",
                           "--max-pages", "25", "-o", out, o.base + "/site/p/0"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
