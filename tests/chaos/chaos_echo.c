@@ -22,7 +22,6 @@
  * Usage: eddy_chaos [--seconds N] [--seed S] [--backend epoll|uring]
  *                   [--workers N] [--clients N] [--quiet]
  */
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -37,6 +36,8 @@
 #include <eddy.h>
 
 #include "io/fd_entry.h"
+
+int eddy_test_count_fds(void); /* tests/helpers.c */
 
 enum action { ECHO, LOCKSTEP, HALFCLOSE, RESET, ABORT, CLOSEWAIT, TIMEOUT, REFUSED, NACTIONS };
 static const char *const action_names[NACTIONS] = {
@@ -427,20 +428,6 @@ static long rss_kb(void)
     return kb;
 }
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (d == NULL)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the directory's own */
-}
-
 static uint16_t closed_port(void)
 {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -556,7 +543,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "eddy_chaos: eddy_rt_new: %s\n", eddy_strerror(rc));
         return 2;
     }
-    int fds_before = count_fds();
+    int fds_before = eddy_test_count_fds();
     long rss_start = rss_kb();
     rc = eddy_tcp_listen(&r.lfd, "127.0.0.1", 0, 4096, 0);
     if (rc < 0) {
@@ -570,7 +557,7 @@ int main(int argc, char **argv)
     if (rc < 0)
         error_at("block_on", rc);
     int tasks_left = atomic_load(&g.live_conns);
-    int fds_left = count_fds() - fds_before;
+    int fds_left = eddy_test_count_fds() - fds_before;
     long rss_end = rss_kb();
     int shut = eddy_rt_shutdown(rt, 2000); /* -ETIMEDOUT: a task outlived the load */
     eddy_rt_free(rt);

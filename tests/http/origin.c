@@ -149,3 +149,17 @@ const char *eddy_test_origin_url(const struct eddy_test_origin *o, const char *p
     snprintf(buf, len, "http://127.0.0.1:%d%s", o->port, path);
     return buf;
 }
+
+int eddy_test_closed_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0)
+        a.sin_port = htons(1);
+    if (s >= 0)
+        close(s);
+    return ntohs(a.sin_port);
+}

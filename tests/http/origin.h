@@ -28,6 +28,8 @@ void eddy_test_origin_reset_stats(const struct eddy_test_origin *o);
 /** Waits up to ms for the origin to have no connection open and no
     request under way; true when it got there. */
 bool eddy_test_origin_wait_idle(const struct eddy_test_origin *o, int ms);
+/** A loopback TCP port nothing listens on (bound, read, released). */
+int eddy_test_closed_port(void);
 /** "http://127.0.0.1:<port><path>" into buf. */
 const char *eddy_test_origin_url(const struct eddy_test_origin *o, const char *path, char *buf,
                                  size_t len);

@@ -139,17 +139,6 @@ static void requests_send_their_method_headers_and_body(void **state)
 
 /* -------------------------------------------------------------- errors */
 
-static int closed_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    getsockname(s, (struct sockaddr *)&a, &len);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 struct expect {
     const char *url;
     int rc;
@@ -160,7 +149,7 @@ static void *errors(void *arg)
 {
     (void)arg;
     char refused[64];
-    snprintf(refused, sizeof refused, "http://127.0.0.1:%d/", closed_port());
+    snprintf(refused, sizeof refused, "http://127.0.0.1:%d/", eddy_test_closed_port());
     eddy_http_client_opts o;
     eddy_http_client_opts_init(&o);
     o.total_timeout_ms = 300;
@@ -678,7 +667,7 @@ static void http2_requests_multiplex_over_one_connection(void **state)
     close(devnull);
     if (!made)
         skip(); /* no openssl: apt-get install openssl */
-    h2_port = closed_port();
+    h2_port = eddy_test_closed_port();
     snprintf(port, sizeof port, "%d", h2_port);
     char *srv[] = { "nghttpd", "-a", "127.0.0.1", "-d", dir, port, key, cert, NULL };
     if (!spawn_wait(srv, &pid))

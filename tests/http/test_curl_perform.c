@@ -360,17 +360,6 @@ static void on_a_plain_thread_it_is_curl_easy_perform(void **state)
     curl_easy_cleanup(e);
 }
 
-static int closed_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    getsockname(s, (struct sockaddr *)&a, &len);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -384,7 +373,7 @@ int main(int argc, char **argv)
         return 77; /* no python3 */
     if (rc != 0)
         return 1;
-    refused_port = closed_port();
+    refused_port = eddy_test_closed_port();
     curl_global_init(CURL_GLOBAL_ALL);
     rt = eddy_test_new_rt(2);
     rc = eddy_test_run(__FILE__, tests, sizeof tests / sizeof tests[0], argc, argv, 300);
