@@ -21,6 +21,10 @@ import urllib.request
 
 CRAWL, ORIGIN = sys.argv[1], sys.argv[2]
 SITE_PAGES = 60
+# Gaps between request starts are measured as arrivals at the origin: a
+# request on a new connection arrives later after its start (the handshake,
+# slow in sanitizer builds) than one on a kept connection.
+TRANSIT_SLACK = 0.005
 
 
 class Origin:
@@ -162,7 +166,11 @@ def test_per_host_limit_and_delay_hold_at_the_origin(o, tmp):
     check(r.returncode == 0, r.stderr)
     starts = sorted(t for t, _ in o.log())  # 8 pages, their redirect hops and retries
     gaps = [b - a for a, b in zip(starts, starts[1:])]
-    check(len(starts) >= 8 and min(gaps) >= 0.05, "gaps %s" % ["%.3f" % g for g in gaps])
+    # the crawler spaces its starts by >= 50 ms; the origin sees arrivals,
+    # which a new connection's handshake delays more than a kept one's:
+    # TRANSIT_SLACK allows for that
+    check(len(starts) >= 8 and min(gaps) >= 0.05 - TRANSIT_SLACK,
+          "gaps %s" % ["%.3f" % g for g in gaps])
 
 
 def test_crawl_delay_of_robots_txt_is_honoured(o, tmp):
@@ -174,7 +182,7 @@ def test_crawl_delay_of_robots_txt_is_honoured(o, tmp):
     check(r.returncode == 0, r.stderr)
     starts = [t for t, p in o.log() if p != "/robots.txt"]  # pages and redirect hops
     gaps = [b - a for a, b in zip(starts, starts[1:])]
-    check(len(starts) >= 4 and min(gaps) >= 0.15, "Crawl-delay 0.3: gaps %s" % gaps)
+    check(len(starts) >= 4 and min(gaps) >= 0.15 - TRANSIT_SLACK, "Crawl-delay 0.3: gaps %s" % gaps)
     check(o.stats()["paths"].get("/site/500", 0) == 0, "our group's Disallow")
 
 
