@@ -359,7 +359,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
             sk->m = m;
             m->by_fd[fd] = sk;
         }
-        if (sk->fd != fd || !close_known(fd))
+        if (!close_known(fd))
             sk->watched = false; /* a number curl closed behind our back */
         sk->fd = fd;
         (void)curl_multi_assign(m->multi, fd, sk);

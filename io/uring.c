@@ -85,9 +85,8 @@ static void prep_poll(struct io_uring_sqe *sqe, int fd, uint32_t events, uint64_
    -EALREADY and leaves the multishot poll armed, holding its reference to
    the file, so a socket closed after it stayed open with its peer never
    seeing EOF. A cancel marks the poll cancelled whoever owns it; the
-   queued work then ends it (a -ECANCELED completion, which finds the
-   registration replaced or dropped and is let go)
-   and lets the file go. */
+   queued work then ends it, letting the file go (its -ECANCELED
+   completion finds the registration replaced or dropped and is let go). */
 static void prep_remove(struct io_uring_sqe *sqe, uint64_t data)
 {
     io_uring_prep_cancel64(sqe, data, 0);

@@ -205,6 +205,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         return self.send_body(404, b"not found")
 
+    def attempt(self):
+        """How many times this path was asked for before (since a reset)."""
+        with LOCK:
+            n = FLAKY.get(self.path, 0)
+            FLAKY[self.path] = n + 1
+        return n
+
     def site(self, path, q):
         """The crawler's test site: SITE_PAGES pages /site/p/N linking to
         each other (cycles), relatively and through <base>, plus the odd
@@ -227,17 +234,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(0.2)
             return self.send_body(200, b"<html>slow</html>", ctype="text/html")
         if path == "/site/flaky":
-            with LOCK:
-                n = FLAKY.get(self.path, 0)
-                FLAKY[self.path] = n + 1
-            if n < 2:
+            if self.attempt() < 2:
                 return self.send_body(503, b"try again")
             return self.send_body(200, b"<html>flaky ok</html>", ctype="text/html")
         if path == "/site/ratelimited":
-            with LOCK:
-                n = FLAKY.get(self.path, 0)
-                FLAKY[self.path] = n + 1
-            if n < 1:
+            if self.attempt() < 1:
                 return self.send_body(429, b"slow down", extra=[("Retry-After", "1")])
             return self.send_body(200, b"<html>ok</html>", ctype="text/html")
         if path == "/site/reset":

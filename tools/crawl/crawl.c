@@ -74,32 +74,10 @@ static uint64_t random_below(struct crawl *c, uint64_t n)
 
 /* ----------------------------------------------------------- filtering */
 
-/* The host of a normalised URL, into buf. */
-static const char *host_of(const char *url, char *buf, size_t len)
-{
-    const char *p = strstr(url, "://");
-    p = p != NULL ? p + 3 : url;
-    size_t n = 0;
-    if (*p == '[') { /* IPv6 literal */
-        while (p[n] && p[n] != ']')
-            n++;
-        if (p[n] == ']')
-            n++;
-    } else {
-        while (p[n] && p[n] != ':' && p[n] != '/' && p[n] != '?')
-            n++;
-    }
-    if (n >= len)
-        n = len - 1;
-    memcpy(buf, p, n);
-    buf[n] = '\0';
-    return buf;
-}
-
 static bool allowed(const struct crawl *c, const char *url)
 {
     char host[256];
-    host_of(url, host, sizeof host);
+    url_host_in(url, host, sizeof host);
     for (int i = 0; i < c->o->n_allow; i++)
         if (host_in_domain(host, c->o->allow[i]))
             return true;

@@ -19,6 +19,7 @@
 
 #include <eddy.h>
 
+#include "links.h"
 #include "robots.h"
 
 enum { ROBOTS_NONE, ROBOTS_PENDING, ROBOTS_FETCHING, ROBOTS_READY };
@@ -127,16 +128,6 @@ static bool seen_has(struct mem *m, const char *url)
         if (strcmp(m->seen[i], url) == 0)
             return true;
     return false;
-}
-
-/* "scheme://host[:port]" of a normalised URL: up to the path. */
-static size_t origin_len(const char *url)
-{
-    const char *p = strstr(url, "://");
-    p = p != NULL ? p + 3 : url;
-    while (*p && *p != '/' && *p != '?')
-        p++;
-    return (size_t)(p - url);
 }
 
 /* ---------------------------------------------------------------- heaps */
@@ -268,7 +259,7 @@ static void reschedule(struct mem *m, struct host *h)
 
 static struct host *host_get(struct mem *m, const char *url, bool *created)
 {
-    size_t n = origin_len(url);
+    size_t n = url_origin_prefix(url);
     uint64_t hv = hash_str(url, n);
     *created = false;
     if (m->hosts_cap > 0) {
@@ -486,8 +477,8 @@ static uint64_t jittered(struct mem *m, int64_t ms)
     return (uint64_t)((double)ms * 1e6 * f);
 }
 
-/* The next entry that may be fetched now, or NULL; *wait_ns: until when
-   nothing can (UINT64_MAX: until something changes). Caller holds lock. */
+/* The next entry that may be fetched now, or NULL; *until: when one may
+   be (UINT64_MAX: when something changes). Caller holds lock. */
 static struct entry *pick(struct mem *m, uint64_t now, uint64_t *until)
 {
     while (m->delayed_len > 0 && m->delayed[0]->not_before <= now) {

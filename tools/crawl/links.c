@@ -147,6 +147,41 @@ char *url_path_query(const char *url)
     return out;
 }
 
+/* Where the authority (host[:port]) of a normalised URL starts. */
+static const char *authority(const char *url)
+{
+    const char *p = strstr(url, "://");
+    return p != NULL ? p + 3 : url;
+}
+
+size_t url_origin_prefix(const char *url)
+{
+    const char *p = authority(url);
+    while (*p && *p != '/' && *p != '?')
+        p++;
+    return (size_t)(p - url);
+}
+
+const char *url_host_in(const char *url, char *buf, size_t len)
+{
+    const char *p = authority(url);
+    size_t n = 0;
+    if (*p == '[') { /* an IPv6 literal, brackets kept */
+        while (p[n] && p[n] != ']')
+            n++;
+        if (p[n] == ']')
+            n++;
+    } else {
+        while (p[n] && p[n] != ':' && p[n] != '/' && p[n] != '?')
+            n++;
+    }
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 bool host_in_domain(const char *host, const char *domain)
 {
     size_t h = strlen(host), d = strlen(domain);

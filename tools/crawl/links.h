@@ -23,6 +23,12 @@ char *url_host(const char *url);
 char *url_origin(const char *url);
 char *url_path_query(const char *url);
 
+/* For a normalised URL (what url_normalize gives), without parsing it
+   again: the length of its "scheme://host[:port]" prefix, and its host
+   (no port) copied into buf (len bytes, truncated). */
+size_t url_origin_prefix(const char *url);
+const char *url_host_in(const char *url, char *buf, size_t len);
+
 /* Whether host is domain or one of its subdomains. */
 bool host_in_domain(const char *host, const char *domain);
 

@@ -82,7 +82,7 @@ static int fail(int status, const char *fmt, const char *arg)
     return status;
 }
 
-/* A whole non-negative number in [min, max] from s, else -1 (and false). */
+/* Whether s is a whole number in [min, max]; *out gets it. */
 static bool number(const char *s, long long min, long long max, long long *out)
 {
     char *end;
