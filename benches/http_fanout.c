@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench_tasks.h"
+
 static const char *prefix;
 static long n_total;
 static atomic_long next_i, ok, failed;
@@ -32,20 +34,6 @@ static void *fetcher(void *arg)
             atomic_fetch_add(&failed, 1);
         eddy_http_response_free(r);
     }
-    return NULL;
-}
-
-static void *run(void *arg)
-{
-    int c = (int)(intptr_t)arg;
-    eddy_task **t = calloc((size_t)c, sizeof *t);
-    for (int k = 0; k < c; k++)
-        if (eddy_spawn(&t[k], fetcher, NULL) < 0)
-            t[k] = NULL;
-    for (int k = 0; k < c; k++)
-        if (t[k] != NULL)
-            eddy_join(t[k], NULL);
-    free(t);
     return NULL;
 }
 
@@ -71,12 +59,13 @@ int main(int argc, char **argv)
     if (eddy_http_client_new(&client, &o) < 0 || eddy_rt_new(&rt, &cfg) < 0)
         return 1;
     uint64_t t0 = eddy_now_ns();
-    eddy_rt_block_on(rt, run, (void *)(intptr_t)c, NULL);
+    struct bench_tasks tasks = {.n = c, .fn = fetcher};
+    eddy_rt_block_on(rt, bench_tasks_run, &tasks, NULL);
     double el = (double)(eddy_now_ns() - t0) / 1e9;
     printf("client=eddy-%uw n=%ld concurrency=%d ok=%ld failed=%ld wall_s=%.3f req_per_s=%.0f\n",
            eddy_rt_workers(rt), n_total, c, atomic_load(&ok), atomic_load(&failed), el,
            (double)atomic_load(&ok) / el);
     eddy_rt_free(rt);
     eddy_http_client_free(client);
-    return atomic_load(&failed) == 0 ? 0 : 1;
+    return atomic_load(&failed) == 0 && tasks.failed == 0 ? 0 : 1;
 }

@@ -13,7 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
+
+#include "bench_tasks.h"
 
 static const char *url;
 static atomic_long ok, failed;
@@ -32,26 +33,6 @@ static void *loop(void *arg)
         eddy_http_response_free(r);
     }
     return NULL;
-}
-
-static void *run(void *arg)
-{
-    int c = (int)(intptr_t)arg;
-    eddy_task **t = calloc((size_t)c, sizeof *t);
-    for (int k = 0; k < c; k++)
-        eddy_spawn(&t[k], loop, NULL);
-    for (int k = 0; k < c; k++)
-        eddy_join(t[k], NULL);
-    free(t);
-    return NULL;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec / 1e6;
 }
 
 int main(int argc, char **argv)
@@ -73,15 +54,16 @@ int main(int argc, char **argv)
     eddy_rt *rt;
     if (eddy_http_client_new(&client, &o) < 0 || eddy_rt_new(&rt, &cfg) < 0)
         return 1;
-    double c0 = cpu_s();
+    double c0 = bench_cpu_s();
     uint64_t t0 = eddy_now_ns();
     end_ns = t0 + (uint64_t)(secs * 1e9);
-    eddy_rt_block_on(rt, run, (void *)(intptr_t)c, NULL);
-    double el = (double)(eddy_now_ns() - t0) / 1e9, cpu = cpu_s() - c0;
+    struct bench_tasks tasks = {.n = c, .fn = loop};
+    eddy_rt_block_on(rt, bench_tasks_run, &tasks, NULL);
+    double el = (double)(eddy_now_ns() - t0) / 1e9, cpu = bench_cpu_s() - c0;
     long n = atomic_load(&ok);
     printf("client=eddy conc=%d ok=%ld failed=%ld wall_s=%.3f req_per_s=%.0f cpu_us_per_req=%.2f\n",
            c, n, atomic_load(&failed), el, (double)n / el, n ? cpu * 1e6 / (double)n : 0.0);
     eddy_rt_free(rt);
     eddy_http_client_free(client);
-    return 0;
+    return tasks.failed == 0 ? 0 : 1;
 }
