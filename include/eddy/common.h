@@ -65,9 +65,9 @@ enum {
 /**
  * I/O backends (eddy_rt_config.io_backend). Values are fixed. Both keep the
  * same readiness model and behaviour; io_uring needs Linux 5.17+ (multishot
- * poll, skipped completions) and a build with liburing. Where io_uring is asked for and refused (old kernel,
- * kernel.io_uring_disabled, a seccomp profile), the runtime uses epoll and
- * says so once on stderr.
+ * poll, skipped completions) and a build with liburing. Where io_uring is
+ * asked for and refused (old kernel, kernel.io_uring_disabled, a seccomp
+ * profile), the runtime uses epoll and says so once on stderr.
  */
 enum {
     EDDY_IO_AUTO = 0,  /**< the environment's EDDY_IO_BACKEND ("epoll" or
