@@ -11,7 +11,10 @@
 #              curl multi_socket + epoll loop (benches/curl_raw.c)
 #   crawl      eddy-crawl with politeness off over a generated static site
 #              (CRAWL_PAGES pages of 10 KB, benches/gen_site.py) served by nginx
-#   all        the three
+#   crawlmem   what a crawl keeps per URL: peak RSS of eddy-crawl over sites
+#              of CRAWL_MEM_PAGES ("5000 50000") pages in interleaved rounds;
+#              the slope between the two is the bytes each URL costs
+#   all        fanout, keepalive and crawl
 # Raw lines go to stdout as they come (and to RAW_OUT); the tables follow.
 # Not run by CI.
 #
@@ -19,6 +22,7 @@
 #
 # Knobs (environment): ROUNDS=5 N=10000 CONC="100 1000" DELAY_MS=20
 #   KA_CONC=100 KA_SECONDS=5 CRAWL_PAGES=20000 CRAWL_CONC=64
+#   CRAWL_MEM_PAGES="5000 50000"
 #   BUILD_DIR=build-bench RAW_OUT=/dev/null PORT_BASE=23000
 set -euo pipefail
 
@@ -32,6 +36,7 @@ KA_CONC=${KA_CONC:-100}
 KA_SECONDS=${KA_SECONDS:-5}
 CRAWL_PAGES=${CRAWL_PAGES:-20000}
 CRAWL_CONC=${CRAWL_CONC:-64}
+CRAWL_MEM_PAGES=${CRAWL_MEM_PAGES:-"5000 50000"}
 BUILD_DIR=${BUILD_DIR:-build-bench}
 RAW_OUT=${RAW_OUT:-/dev/null}
 PORT_BASE=${PORT_BASE:-23000}
@@ -41,7 +46,7 @@ PY=/usr/bin/python3 # Debian's: the peers' aiohttp and requests live there
 MODE=all NO_BUILD=0
 for a in "$@"; do
     case $a in
-        fanout|keepalive|crawl|all) MODE=$a ;;
+        fanout|keepalive|crawl|crawlmem|all) MODE=$a ;;
         --no-build) NO_BUILD=1 ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "run_http.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
@@ -188,12 +193,17 @@ keepalive() {
     done
 }
 
-crawl() {
-    local site="$BUILD_DIR/crawl-site-$CRAWL_PAGES"
-    if [ ! -f "$site/p/$((CRAWL_PAGES - 1)).html" ]; then
-        say "generating $CRAWL_PAGES pages of 10 KB in $site"
-        "$PY" "$ROOT/benches/gen_site.py" "$site" "$CRAWL_PAGES"
+site_of() { # pages: the generated site's directory, made when missing
+    local site="$BUILD_DIR/crawl-site-$1"
+    if [ ! -f "$site/p/$(($1 - 1)).html" ]; then
+        say "generating $1 pages of 10 KB in $site"
+        "$PY" "$ROOT/benches/gen_site.py" "$site" "$1"
     fi
+    echo "$site"
+}
+
+crawl() {
+    local site; site=$(site_of "$CRAWL_PAGES")
     next_port
     start_nginx "$PORT" "$site"
     say "crawl: $CRAWL_PAGES pages, eddy-crawl -c $CRAWL_CONC --workers 2, politeness off, $ROUNDS rounds"
@@ -213,8 +223,41 @@ crawl() {
     echo "pages/s $(stat "$LOG" "^crawl round=[0-9]+ pages=" pages_per_s)  cpu_s $(stat "$LOG" "^crawl round=[0-9]+ workers" cpu_s)  rss_mb $(stat "$LOG" "^crawl round=[0-9]+ workers" rss_mb)"
 }
 
+crawlmem() {
+    local small big; read -r small big <<<"$CRAWL_MEM_PAGES"
+    [ -n "$big" ] && [ "$big" -gt "$small" ] || die "CRAWL_MEM_PAGES: two sizes, smaller first"
+    local sites=() ports=()
+    for n in "$small" "$big"; do
+        sites+=("$(site_of "$n")")
+        next_port
+        start_nginx "$PORT" "${sites[-1]}"
+        ports+=("$PORT")
+    done
+    say "crawlmem: peak RSS over $small and $big pages, -c $CRAWL_CONC --workers 2, $ROUNDS rounds"
+    for r in $(seq "$ROUNDS"); do
+        local rss=() n=("$small" "$big")
+        for i in 0 1; do
+            local out; out=$(mktemp)
+            local line; line=$(timed "crawlmem-run round=$r pages=${n[$i]}" \
+                "$BUILD_DIR/tools/crawl/eddy-crawl" -q --no-robots --delay-ms 0 --per-host 100000 \
+                -c "$CRAWL_CONC" --workers 2 -o "$out" "http://127.0.0.1:${ports[$i]}/p/0.html")
+            local got; got=$(wc -l <"$out"); rm -f "$out"
+            [ "$got" -eq "${n[$i]}" ] || die "crawlmem: $got of ${n[$i]} pages crawled"
+            echo "$line"
+            rss+=("$(sed -n 's/.* rss_mb=\([0-9.]*\).*/\1/p' <<<"$line")")
+        done
+        raw "crawlmem round=$r rss_small_mb=${rss[0]} rss_big_mb=${rss[1]} bytes_per_url=$(awk \
+            -v a="${rss[0]}" -v b="${rss[1]}" -v s="$small" -v l="$big" \
+            'BEGIN {printf "%.0f", (b - a) * 1048576 / (l - s)}')" | tee -a "$LOG"
+    done
+    echo
+    echo "crawlmem: eddy-crawl peak RSS, $small vs $big pages, 2 workers; median (min-max)"
+    echo "rss_mb $small: $(stat "$LOG" "^crawlmem round" rss_small_mb)  $big: $(stat "$LOG" "^crawlmem round" rss_big_mb)  bytes per URL: $(stat "$LOG" "^crawlmem round" bytes_per_url)"
+}
+
 case $MODE in
     fanout) fanout ;;
+    crawlmem) crawlmem ;;
     keepalive) keepalive ;;
     crawl) crawl ;;
     all) fanout; keepalive; crawl ;;
