@@ -37,11 +37,9 @@
 #define CHUNK EDDY__FD_CHUNK
 #define IOV_ON_STACK 8 /* eddy_writev copies this many buffers on the stack */
 
-/* The readiness bit of direction d. */
-static inline uint8_t dir_bit(int d)
-{
-    return d == DIR_READ ? EDDY_READABLE : EDDY_WRITABLE;
-}
+#define dir_bit eddy__fd_dir_bit
+#define clear_readiness eddy__fd_clear_readiness
+#define make_nonblocking eddy__fd_make_nonblocking
 
 static struct {
     pthread_mutex_t lock;                   /* guards growing chunks */
@@ -116,6 +114,8 @@ void eddy__fd_event(uint64_t data, uint32_t events)
     if (e == NULL)
         return;
     int r = 0;
+    eddy__arm_fn arm = NULL;
+    void *arm_arg = NULL;
     pthread_mutex_lock(&e->lock);
     /* an event of an earlier registration (the number was closed and
        reused, or the fd moved) is dropped */
@@ -138,8 +138,18 @@ void eddy__fd_event(uint64_t data, uint32_t events)
            old callback is under way */
         if (e->watch != NULL && r != 0)
             e->watch(e->watch_arg, fd, r);
+        /* a one-shot arm is taken here and run after the unlock: its
+           owner may close the fd from it */
+        if ((r & EDDY_READABLE) && e->arm_fn != NULL) {
+            arm = e->arm_fn;
+            arm_arg = e->arm_arg;
+            e->arm_fn = NULL;
+            eddy__fd_note_interest(e);
+        }
     }
     pthread_mutex_unlock(&e->lock);
+    if (arm != NULL)
+        arm(arm_arg);
 }
 
 /* epoll events of a registration: level-triggered for the interest of a
@@ -177,7 +187,7 @@ int eddy__fd_ensure_registered(struct fd_entry *e, int fd)
     return 0;
 }
 
-static int make_nonblocking(struct fd_entry *e, int fd)
+int eddy__fd_make_nonblocking(struct fd_entry *e, int fd)
 {
     if (e->nonblock)
         return 0;
@@ -223,20 +233,6 @@ static int ready_bits(short revents, int events)
     if (revents & (POLLOUT | POLLHUP | POLLERR))
         r |= EDDY_WRITABLE;
     return r & events;
-}
-
-/* The caller found direction d not ready (its call hit EAGAIN, or poll(2)
-   said so) after it saw d's tick at seen: the bit is cleared unless an
-   event came since, so an edge between the check and the wait is never
-   lost. Only the direction the caller checked: another task may be
-   between its own EAGAIN and its wait on the other one, and clearing its
-   bit would leave it sleeping through the edge it is owed (Tokio's
-   clear_readiness takes the ready set it observed for the same reason).
-   Caller holds e->lock. */
-static void clear_readiness(struct fd_entry *e, int d, uint64_t seen)
-{
-    if (e->tick[d] == seen)
-        e->ready &= (uint8_t)~dir_bit(d);
 }
 
 /* Takes self out of the waiter slots it holds. Caller holds e->lock. */
@@ -641,6 +637,7 @@ static void forget_locked(struct fd_entry *e, int fd)
     }
     e->drv = NULL;
     e->watch = NULL;
+    e->arm_fn = NULL;
     /* the waiters leave their slots now, not when they next run: the
        number may be reused at once, and a task waiting on the new fd
        must not find the slot taken (-EBUSY) by one of the old */

@@ -35,6 +35,11 @@ struct fd_entry {
     eddy__watch_fn watch;              /* guarded by: lock */
     void *watch_arg;                   /* guarded by: lock */
     uint8_t watch_events;              /* guarded by: lock */
+    /* a one-shot callback for the next read readiness (io/fd_arm.c): set
+       by eddy__fd_read_or_arm, taken by the event that runs it or by
+       eddy__fd_disarm, dropped by eddy_close */
+    eddy__arm_fn arm_fn;               /* guarded by: lock */
+    void *arm_arg;                     /* guarded by: lock */
     /* whether a task waits on the fd or it is watched: written under lock,
        read without it by eddy__fd_poll_stranded's scan */
     _Atomic bool interest;
@@ -71,8 +76,33 @@ static inline uint64_t eddy__fd_event_data(int fd, uint32_t reg)
    Caller holds e->lock. */
 static inline void eddy__fd_note_interest(struct fd_entry *e)
 {
-    bool any = e->waiter[0] != NULL || e->waiter[1] != NULL || e->watch != NULL;
+    bool any = e->waiter[0] != NULL || e->waiter[1] != NULL || e->watch != NULL ||
+               e->arm_fn != NULL;
     atomic_store_explicit(&e->interest, any, memory_order_relaxed);
 }
+
+/* The readiness bit of direction d. */
+static inline uint8_t eddy__fd_dir_bit(int d)
+{
+    return d == DIR_READ ? 1 /* EDDY_READABLE */ : 2 /* EDDY_WRITABLE */;
+}
+
+/* The caller found direction d not ready (its call hit EAGAIN, or poll(2)
+   said so) after it saw d's tick at seen: the bit is cleared unless an
+   event came since, so an edge between the check and the wait is never
+   lost. Only the direction the caller checked: another task may be
+   between its own EAGAIN and its wait on the other one, and clearing its
+   bit would leave it sleeping through the edge it is owed (Tokio's
+   clear_readiness takes the ready set it observed for the same reason).
+   Caller holds e->lock. */
+static inline void eddy__fd_clear_readiness(struct fd_entry *e, int d, uint64_t seen)
+{
+    if (e->tick[d] == seen)
+        e->ready &= (uint8_t)~eddy__fd_dir_bit(d);
+}
+
+/* Sets O_NONBLOCK on fd once (e->nonblock remembers). Caller holds
+   e->lock. 0 or -errno. */
+int eddy__fd_make_nonblocking(struct fd_entry *e, int fd);
 
 #endif

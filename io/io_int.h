@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum { EDDY__BACKEND_EPOLL = 1, EDDY__BACKEND_URING = 2 };
 
@@ -113,6 +114,26 @@ int eddy__resolve(const char *host, uint16_t port, int socktype, int passive,
 typedef void (*eddy__watch_fn)(void *arg, int fd, int events);
 int eddy__fd_watch(int fd, int events, eddy__watch_fn fn, void *arg);
 int eddy__fd_unwatch(int fd);
+
+/* A one-shot read-readiness callback, for connections that wait between
+   requests holding no task (the HTTP server's idle keep-alive ones).
+   eddy__fd_read_or_arm reads what fd holds into buf; when it holds
+   nothing (EAGAIN) it arms fn(arg) to run once on the next read
+   readiness, with no edge lost between the read and the arming (the
+   tick rule of the waits), and returns -EINPROGRESS. n == 0 only arms
+   (unless the fd is known readable: then 0 and nothing armed, read it).
+   Returns bytes read (> 0), 0 at EOF or as said for n == 0,
+   -EINPROGRESS when armed, or -errno (-EEXIST: already armed). The fd is
+   registered with the current worker's reactor (-EPERM off a worker).
+   fn runs on the worker polling that reactor (its owner, or a stand-in
+   for it while it is stuck), outside any task and without the fd's lock:
+   it may spawn tasks and call non-blocking code, never suspend.
+   eddy__fd_disarm takes the arm back: true when it did (fn will not run),
+   false when none was armed (fn has run or is being called): exactly one
+   of the two callers owns what arg names. eddy_close drops an arm. */
+typedef void (*eddy__arm_fn)(void *arg);
+ssize_t eddy__fd_read_or_arm(int fd, void *buf, size_t n, eddy__arm_fn fn, void *arg);
+bool eddy__fd_disarm(int fd);
 
 /** The ops table all io drivers share (its drv argument is the driver). */
 extern const struct eddy__driver_ops eddy__io_driver_ops;

@@ -18,6 +18,6 @@ $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
 $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
     build-essential cmake pkg-config ca-certificates \
     libcmocka-dev libjemalloc-dev libbenchmark-dev \
-    libcurl4-openssl-dev liburing-dev doxygen \
+    libcurl4-openssl-dev liburing-dev doxygen node-llhttp \
     libhiredis-dev redis-server python3 libxml2-dev libjansson-dev \
     nghttp2-server openssl

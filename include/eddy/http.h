@@ -199,6 +199,165 @@ EDDY_API void eddy_http_response_free(eddy_http_response *r);
  */
 EDDY_API int eddy_curl_perform(CURL *easy, CURLcode *code);
 
+/* ================================================================ server */
+
+/** An HTTP/1.1 server on the current runtime (eddy_http_serve). */
+typedef struct eddy_http_server eddy_http_server;
+/** A read-only view of one request, valid during its handler's call. */
+typedef struct eddy_http_req eddy_http_req;
+/** The response to one request, built by its handler. */
+typedef struct eddy_http_resp eddy_http_resp;
+
+/**
+ * A request handler: runs in a task (it may call every suspending eddy
+ * function), once per request. It fills resp (status 200 and an empty
+ * body unless it says otherwise) and returns 0; a negative return before
+ * anything was sent gives a 500 response, after a streamed start it cuts
+ * the connection (the client sees an incomplete body, not a false end).
+ */
+typedef int (*eddy_http_handler)(eddy_http_req *req, eddy_http_resp *resp, void *ud);
+
+/** How the server listens (eddy_http_server_opts.listen). */
+enum {
+    EDDY_HTTP_LISTEN_PER_WORKER = 0, /**< one SO_REUSEPORT listener per worker (default) */
+    EDDY_HTTP_LISTEN_SHARED = 1      /**< one listener for all workers */
+};
+
+/**
+ * Server options. Initialise with eddy_http_server_opts_init(), then set
+ * what you need. Sizes in bytes, times in milliseconds (negative: none).
+ */
+typedef struct eddy_http_server_opts {
+    const char *host;          /**< address to bind; NULL or "": 127.0.0.1 */
+    uint16_t port;             /**< 0: any free port (eddy_http_server_port) */
+    size_t max_header_bytes;   /**< request line + header block: 16 KiB (431) */
+    size_t max_body_bytes;     /**< decoded request body: 1 MiB (413) */
+    int64_t header_timeout_ms; /**< the whole header block, from its first byte
+                                    (or from accept): 20 s (408) */
+    int64_t body_timeout_ms;   /**< between two reads of a body: 60 s (408) */
+    int64_t keepalive_timeout_ms; /**< idle between requests: 75 s (closed) */
+    /* eddy's additions */
+    size_t max_target_bytes;   /**< request target: 8 KiB (414) */
+    unsigned max_headers;      /**< header fields: 100 (431) */
+    unsigned max_requests;     /**< per connection, then Connection: close:
+                                    1000; 0 unlimited */
+    int listen;                /**< EDDY_HTTP_LISTEN_*: PER_WORKER */
+    int backlog;               /**< listen(2) backlog: 4096 */
+    size_t stack_size;         /**< handler task stack; 0: the runtime's */
+    void *reserved[4];         /**< must stay zero */
+} eddy_http_server_opts;
+
+/** Sets the defaults listed with each field. Any thread. */
+EDDY_API void eddy_http_server_opts_init(eddy_http_server_opts *o);
+
+/**
+ * Starts serving on the runtime of the calling task and returns: the
+ * server runs, on every worker, until eddy_http_server_stop, whatever the
+ * caller does next. o NULL: the defaults. Each request runs h(req, resp,
+ * ud) in a task; requests on different connections are served
+ * concurrently, pipelined requests on one connection one after another
+ * and answered in order. The server owns framing (Content-Length,
+ * Transfer-Encoding, Connection), adds Date and Server, and answers bad
+ * input itself without calling h: 400 malformed (bad request line, bare
+ * CR, whitespace before a colon, obs-fold, a control character in a
+ * field, a missing or repeated Host on HTTP/1.1, conflicting or invalid
+ * Content-Length, Content-Length with Transfer-Encoding, a bad chunk),
+ * 413 body over max_body_bytes (before reading it when its length is
+ * announced, so Expect: 100-continue gets 413 at once), 414 target over
+ * max_target_bytes, 431 header block over max_header_bytes or
+ * max_headers, 417 an unknown expectation, 501 an unsupported transfer
+ * coding or method, 505 an HTTP version other than 1.0 and 1.1, 408 when
+ * the header or body timeout runs out; each with Connection: close, and
+ * the connection is closed after it (after reading what the client still
+ * sends for up to 2 s or 64 KiB, so it sees the answer rather than a
+ * reset). HTTP/1.0 requests are answered and closed unless they ask for
+ * keep-alive; HEAD gets the headers only.
+ *
+ * An idle keep-alive connection holds no task and no stack, only about a
+ * hundred bytes of server memory beside its socket: it waits in the
+ * reactor, and a task is spawned when its next request arrives.
+ *
+ * Errors: -EINVAL (out or h NULL, a bad option), -EPERM (not in a task),
+ * -ENOMEM, the errors of eddy_tcp_listen (-EADDRINUSE...). Does not
+ * suspend (name lookup of host aside).
+ */
+EDDY_API int eddy_http_serve(eddy_http_server **out, const eddy_http_server_opts *o,
+                             eddy_http_handler h, void *ud);
+
+/** The port the server listens on (useful after port 0). */
+EDDY_API int eddy_http_server_port(eddy_http_server *s);
+
+/**
+ * Stops s and frees it: stops accepting at once, closes idle keep-alive
+ * connections, lets requests in flight finish for up to grace_ms (their
+ * responses carry Connection: close), then aborts the handlers still
+ * running (their suspending calls return -ECANCELED) and closes their
+ * connections; returns when every connection is closed. grace_ms < 0:
+ * wait for the handlers however long they take. Suspends (blocks a plain
+ * thread). Returns 0, or -EINVAL (s NULL). Call it once per server.
+ */
+EDDY_API int eddy_http_server_stop(eddy_http_server *s, int64_t grace_ms);
+
+/** Counters of a server (eddy_http_server_stats), for benchmarks and logs. */
+typedef struct eddy_http_server_stats {
+    uint64_t accepted;       /**< connections accepted */
+    uint64_t requests;       /**< requests answered (errors included) */
+    uint64_t connections;    /**< open now */
+    unsigned listeners;      /**< listening sockets */
+    uint64_t accepted_by_listener[16]; /**< per listener (the first 16) */
+} eddy_http_server_stats;
+
+/** Fills *st (a snapshot; counters are relaxed). 0 or -EINVAL. Any thread. */
+EDDY_API int eddy_http_server_stats_get(eddy_http_server *s, eddy_http_server_stats *st);
+
+/** The method as sent ("GET", "POST", ...). */
+EDDY_API const char *eddy_http_req_method(const eddy_http_req *r);
+/** The target's path ("/a/b"), without the query; for an absolute-form
+    target (http://host/p) the path part ("/p"). Not percent-decoded. */
+EDDY_API const char *eddy_http_req_path(const eddy_http_req *r);
+/** The query after '?', NULL if the target has none. */
+EDDY_API const char *eddy_http_req_query(const eddy_http_req *r);
+/** The value of the first header field named name (case-insensitive),
+    NULL if none. */
+EDDY_API const char *eddy_http_req_header(const eddy_http_req *r, const char *name);
+/** The whole request body (a chunked one decoded); *len (len may be NULL)
+    its length. Never NULL: "" with length 0 when there is none. */
+EDDY_API const void *eddy_http_req_body(const eddy_http_req *r, size_t *len);
+/** 0 for HTTP/1.0, 1 for HTTP/1.1 (the minor version). */
+EDDY_API int eddy_http_req_version(const eddy_http_req *r);
+
+/** Sets the status (100-599 but not 1xx; default 200). -EINVAL for an
+    out-of-range status, -EALREADY once the headers went out. */
+EDDY_API int eddy_http_resp_status(eddy_http_resp *r, int status);
+/**
+ * Adds a header field (copied). Content-Length, Transfer-Encoding and
+ * Connection are the server's (-EINVAL), as are names outside a token and
+ * values with CR, LF or NUL; a Date or Server given here replaces the
+ * server's. -EALREADY once the headers went out, -ENOMEM.
+ */
+EDDY_API int eddy_http_resp_header(eddy_http_resp *r, const char *name, const char *value);
+/** Sets the body (copied; replaces an earlier one): sent with
+    Content-Length when the handler returns. -EALREADY after a streamed
+    start, -EINVAL (body NULL with len > 0), -ENOMEM. */
+EDDY_API int eddy_http_resp_body(eddy_http_resp *r, const void *body, size_t len);
+/**
+ * Streams a piece of the body now: the first call sends the headers
+ * (Transfer-Encoding: chunked on HTTP/1.1; on HTTP/1.0 the body runs to
+ * the connection's close), then each call one chunk (len 0: nothing);
+ * the handler's return ends the body. Suspends until written. 0, or
+ * -EPIPE / -ECONNRESET when the client went away (stop writing and
+ * return), -EALREADY after eddy_http_resp_body or resp_file, -EINVAL.
+ */
+EDDY_API int eddy_http_resp_write(eddy_http_resp *r, const void *chunk, size_t len);
+/**
+ * Sends len bytes of the open file fd from offset as the body, now, with
+ * sendfile(2) (Content-Length: len): the response is complete when it
+ * returns, and fd stays the caller's. Suspends. 0, -EALREADY (something
+ * was sent already), -EINVAL, -EIO when the file ended before len bytes
+ * (the connection is then closed), -EPIPE / -ECONNRESET.
+ */
+EDDY_API int eddy_http_resp_file(eddy_http_resp *r, int fd, int64_t offset, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
