@@ -69,6 +69,12 @@ struct eddy__http_parse {
     uint8_t hosts, te_fields;
     bool in_message, head_done, expect_continue, keep_alive, upgrade;
     bool bad_te;            /* a transfer coding other than chunked */
+    bool no_version;        /* the request line ended after the target */
+    const char *exec_end;   /* the end of the current input */
+    /* the head's line endings, checked before llhttp sees them (its 8.1
+       build takes a bare LF after the request line and as the blank line) */
+    uint8_t scan_prev, scan_crlfs;
+    bool scan_text, scan_done;
 };
 
 void eddy__http_parse_init(struct eddy__http_parse *p, const struct eddy__http_limits *lim);

@@ -94,12 +94,17 @@ static int on_message_begin(llhttp_t *ll)
     p->keep_alive = false;
     p->upgrade = false;
     p->bad_te = false;
+    p->no_version = false;
     return 0;
 }
 
 static int on_url(llhttp_t *ll, const char *at, size_t n)
 {
     struct eddy__http_parse *p = of(ll);
+    /* HTTP/0.9's "GET /" ends the line here: llhttp calls it version 0.9,
+       which the version check would answer 505 like an "HTTP/0.9" */
+    if (at + n < p->exec_end)
+        p->no_version = at[n] == '\r' || at[n] == '\n';
     p->target_len += n;
     if (p->target_len > p->lim->max_target)
         return fail(p, 414);
@@ -135,14 +140,20 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t n)
     return arena_add(p, at, n);
 }
 
+static bool is_token_char(unsigned char ch);
+
 static int on_header_field_complete(llhttp_t *ll)
 {
     struct eddy__http_parse *p = of(ll);
-    /* llhttp 8.1 takes "Host : x" as a field named "Host ": RFC 9112 5.1
-       says a server MUST reject whitespace before the colon (a smuggling
-       vector: proxies disagree on the name) */
-    if (p->alen > 0 && (p->arena[p->alen - 1] == ' ' || p->arena[p->alen - 1] == '\t'))
+    /* a name is a token (RFC 9110 5.1): not empty, no whitespace (before
+       the colon it is a smuggling vector, RFC 9112 5.1: proxies disagree
+       on the name), whatever llhttp's build lets through */
+    size_t start = p->fields[p->nfields - 1].name;
+    if (start == p->alen)
         return fail(p, 400);
+    for (size_t i = start; i < p->alen; i++)
+        if (!is_token_char((unsigned char)p->arena[i]))
+            return fail(p, 400);
     return arena_end_piece(p);
 }
 
@@ -247,6 +258,8 @@ static void split_target(struct eddy__http_parse *p)
 static int on_headers_complete(llhttp_t *ll)
 {
     struct eddy__http_parse *p = of(ll);
+    if (p->no_version)
+        return fail(p, 400); /* a request line without a version */
     if (ll->http_major != 1 || ll->http_minor > 1)
         return fail(p, 505);
     if (p->hosts > 1 || (ll->http_minor == 1 && p->hosts == 0))
@@ -344,7 +357,22 @@ static int status_of(const struct eddy__http_parse *p, llhttp_errno_t e, const c
             i++;
         return i > 0 && i < len && data[i] == ' ' && p->alen == 0 ? 501 : 400;
     }
-    case HPE_INVALID_VERSION:
+    case HPE_INVALID_VERSION: {
+        /* a well-formed HTTP/d.d other than 1.0 and 1.1: 505; anything
+           else where the version should be (llhttp gives both the same
+           code): a malformed request line, 400 */
+        const char *pos = llhttp_get_error_pos(&p->ll);
+        const char *v = NULL;
+        for (const char *q = data; pos != NULL && q + 5 <= pos && q + 5 <= data + len; q++)
+            if (memcmp(q, "HTTP/", 5) == 0)
+                v = q + 5;
+        if (v == NULL)
+            return 505; /* the line began in an earlier read */
+        return v + 4 <= data + len && isdigit((unsigned char)v[0]) && v[1] == '.' &&
+                       isdigit((unsigned char)v[2]) && v[3] == '\r'
+                   ? 505
+                   : 400;
+    }
     case HPE_PAUSED_H2_UPGRADE:
         return 505;
     default:
@@ -352,11 +380,41 @@ static int status_of(const struct eddy__http_parse *p, llhttp_errno_t e, const c
     }
 }
 
+/* Checks the line endings of the head in data: a bare LF is refused (RFC
+   9112 2.2 allows a server to take it; the smuggling reports say do
+   not). Stops at the blank line that ends the head: a body is any bytes. */
+static int scan_head(struct eddy__http_parse *p, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len && !p->scan_done; i++) {
+        uint8_t c = (uint8_t)data[i];
+        if (c == '\n') {
+            if (p->scan_prev != '\r')
+                return fail(p, 400);
+            if (p->scan_text && ++p->scan_crlfs == 2)
+                p->scan_done = true; /* empty lines before the request line do not count */
+        } else if (c != '\r') {
+            p->scan_text = true;
+            p->scan_crlfs = 0;
+        }
+        p->scan_prev = c;
+    }
+    return 0;
+}
+
+static void scan_reset(struct eddy__http_parse *p)
+{
+    p->scan_prev = p->scan_crlfs = 0;
+    p->scan_text = p->scan_done = false;
+}
+
 int eddy__http_parse(struct eddy__http_parse *p, const char *data, size_t len, size_t *used)
 {
     *used = 0;
     if (p->err != 0)
         return p->err;
+    if (scan_head(p, data, len) < 0)
+        return p->err;
+    p->exec_end = data + len;
     llhttp_errno_t e = llhttp_execute(&p->ll, data, len);
     if (e == HPE_OK) {
         *used = len;
@@ -369,7 +427,10 @@ int eddy__http_parse(struct eddy__http_parse *p, const char *data, size_t len, s
             llhttp_resume_after_upgrade(&p->ll); /* closed after the answer */
         else
             llhttp_resume(&p->ll);
-        return p->in_message ? EDDY__PARSE_HEAD : EDDY__PARSE_DONE;
+        if (p->in_message)
+            return EDDY__PARSE_HEAD;
+        scan_reset(p); /* the next request's head begins */
+        return EDDY__PARSE_DONE;
     }
     if (p->err != 0)
         return p->err; /* one of our checks, through a callback */

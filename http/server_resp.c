@@ -147,6 +147,9 @@ enum { FRAME_LENGTH, FRAME_CHUNKED, FRAME_TO_CLOSE };
 static int head_append(struct eddy__http_active *a, struct eddy_http_resp *r, int frame,
                        uint64_t length)
 {
+    /* a stop that began while the handler ran: this answer is the last */
+    if (atomic_load_explicit(&a->c->srv->stopping, memory_order_relaxed) != 0)
+        a->close_after = true;
     char line[96];
     int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", r->status, reason(r->status));
     int rc = eddy__http_out_append(a, line, (size_t)n);

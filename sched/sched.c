@@ -340,6 +340,18 @@ size_t eddy__sched_timers_armed(struct eddy__sched *s)
     return n;
 }
 
+size_t eddy__sched_tasks_suspended(struct eddy__sched *s)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct eddy__owned *o = &s->workers[i].owned;
+        pthread_mutex_lock(&o->lock);
+        n += o->count;
+        pthread_mutex_unlock(&o->lock);
+    }
+    return n;
+}
+
 void eddy__metrics_io_events(unsigned n)
 {
     struct eddy__worker *w = eddy__tls_worker;

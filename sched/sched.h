@@ -227,6 +227,9 @@ struct eddy__metrics {
 int eddy__sched_metrics(struct eddy__sched *s, unsigned i, struct eddy__metrics *m);
 /** Timers armed on all workers' wheels now (tests: nothing left behind). */
 size_t eddy__sched_timers_armed(struct eddy__sched *s);
+/** Tasks suspended now (waiting, not queued or running), over all
+    workers: what tests check to see that nothing waits. Any thread. */
+size_t eddy__sched_tasks_suspended(struct eddy__sched *s);
 
 /** Adds n I/O events to the current worker's counter (drivers call it). */
 void eddy__metrics_io_events(unsigned n);
