@@ -133,7 +133,7 @@ static void arm_idle_timer(struct eddy__http_conn *c, int64_t timeout_ms)
         (void)eddy__timer_arm(&c->idle, eddy_now_ns() + (uint64_t)timeout_ms * 1000000u);
 }
 
-ssize_t eddy__http_conn_idle(struct eddy__http_conn *c, char *buf, size_t n)
+int eddy__http_conn_idle(struct eddy__http_conn *c, uint64_t tick)
 {
     struct eddy_http_server *s = c->srv;
     if (atomic_load_explicit(&s->stopping, memory_order_acquire) != 0)
@@ -143,8 +143,8 @@ ssize_t eddy__http_conn_idle(struct eddy__http_conn *c, char *buf, size_t n)
     eddy_task *self = c->task;
     c->task = NULL; /* the next task's spawner stores its own */
     pthread_mutex_unlock(&c->shard->lock);
-    ssize_t r = eddy__fd_read_or_arm(c->fd, buf, n, conn_readable, c);
-    if (r == -EINPROGRESS) {
+    int r = eddy__fd_arm_after(c->fd, tick, conn_readable, c);
+    if (r == 0) {
         eddy_detach(self); /* c is not ours any more */
         return 0;
     }
@@ -152,8 +152,6 @@ ssize_t eddy__http_conn_idle(struct eddy__http_conn *c, char *buf, size_t n)
     c->task = self;
     pthread_mutex_unlock(&c->shard->lock);
     (void)eddy__timer_disarm(&c->idle);
-    if (r == 0)
-        return -ECONNRESET; /* the client closed */
     return r;
 }
 

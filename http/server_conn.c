@@ -14,6 +14,7 @@
 #include <eddy/rt.h>
 
 #include "http/server_int.h"
+#include "io/io_int.h"
 #include "sched/alloc.h"
 
 #define IN_CAP 8192              /* read buffer; the parser copies what it keeps */
@@ -123,21 +124,40 @@ static int serve(struct eddy__http_active *a)
         compact(a);
         if (eddy__http_out_flush(a) < 0)
             return -1;
+        size_t room = a->cap - a->len;
         ssize_t n;
         if (a->p.in_message) {
             /* the rest of a request: the header timeout runs from its first
                byte, the body timeout between reads */
-            int64_t t = a->p.head_done ? s->o.body_timeout_ms
-                        : head_deadline == UINT64_MAX ? -1 : ms_left(head_deadline);
-            n = t == 0 ? -ETIMEDOUT : eddy_read_timeout(c->fd, a->in + a->len, a->cap - a->len, t);
-            if (n == -ETIMEDOUT) {
-                refuse(a, 408);
-                return -1;
+            n = eddy__fd_read_tick(c->fd, a->in + a->len, room, &a->tick);
+            if (n == -EAGAIN) {
+                int64_t t = a->p.head_done ? s->o.body_timeout_ms
+                            : head_deadline == UINT64_MAX ? -1 : ms_left(head_deadline);
+                n = t == 0 ? -ETIMEDOUT : eddy_read_timeout(c->fd, a->in + a->len, room, t);
+                if (n == -ETIMEDOUT) {
+                    refuse(a, 408);
+                    return -1;
+                }
+                a->drained = false; /* its tick is not known */
+            } else {
+                a->drained = n > 0 && (size_t)n < room;
             }
         } else {
-            n = eddy__http_conn_idle(c, a->in + a->len, a->cap - a->len);
-            if (n == 0)
-                return 0;
+            /* between requests: a short read took all there was, so go
+               idle without another read(2) that would only say EAGAIN */
+            if (a->drained) {
+                int r = eddy__http_conn_idle(c, a->tick);
+                if (r == 0)
+                    return 0;
+                if (r < 0)
+                    return -1;
+            }
+            n = eddy__fd_read_tick(c->fd, a->in + a->len, room, &a->tick);
+            if (n == -EAGAIN) {
+                a->drained = true;
+                continue;
+            }
+            a->drained = n > 0 && (size_t)n < room;
         }
         if (n <= 0)
             return -1; /* EOF, an error, or an abort */

@@ -166,6 +166,8 @@ struct eddy__http_active {
     size_t off, len, cap;
     char *out;                     /* answers not yet written (coalesced) */
     size_t olen, ocap;
+    uint64_t tick;                 /* the fd's read tick before the last read */
+    bool drained;                  /* the last read took all there was */
     bool close_after;              /* answer with Connection: close, then close */
     bool broken;                   /* a write failed: close without more */
     struct eddy_http_req req;
@@ -191,13 +193,13 @@ void eddy__http_resp_free(struct eddy_http_resp *r);
 void *eddy__http_conn_task(void *arg);
 
 /* server.c */
-/* Called by c's task with nothing buffered: reads into buf (n bytes) what
-   the client sent meanwhile, and when there is nothing, makes c idle: its
+/* Called by c's task with nothing buffered, after a read that found the
+   socket drained (tick: the fd's read tick before it): makes c idle, its
    keep-alive timer and its read readiness armed, its task's handle given
-   up (a task is spawned again when bytes come). Returns bytes read (> 0:
-   go on serving), 0 when c went idle (the task must not touch c again),
-   or < 0 when c is done (EOF, an error, the server stopping): close it. */
-ssize_t eddy__http_conn_idle(struct eddy__http_conn *c, char *buf, size_t n);
+   up (a task is spawned again when bytes come). Returns 0 when c went
+   idle (the task must not touch c again), 1 when bytes came meanwhile
+   (read them), < 0 when c is done (the server stopping, an error). */
+int eddy__http_conn_idle(struct eddy__http_conn *c, uint64_t tick);
 /* Ends c's task and closes c (called by the task as it ends). */
 void eddy__http_conn_end(struct eddy__http_conn *c);
 

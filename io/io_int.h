@@ -117,21 +117,28 @@ int eddy__fd_unwatch(int fd);
 
 /* A one-shot read-readiness callback, for connections that wait between
    requests holding no task (the HTTP server's idle keep-alive ones).
-   eddy__fd_read_or_arm reads what fd holds into buf; when it holds
-   nothing (EAGAIN) it arms fn(arg) to run once on the next read
-   readiness, with no edge lost between the read and the arming (the
-   tick rule of the waits), and returns -EINPROGRESS. n == 0 only arms
-   (unless the fd is known readable: then 0 and nothing armed, read it).
-   Returns bytes read (> 0), 0 at EOF or as said for n == 0,
-   -EINPROGRESS when armed, or -errno (-EEXIST: already armed). The fd is
-   registered with the current worker's reactor (-EPERM off a worker).
+   eddy__fd_read_tick is one read(2) of fd that never waits: bytes (> 0),
+   0 at EOF, -EAGAIN or another -errno; *tick gets the fd's read tick as
+   it was before the read. When a read found fd drained (-EAGAIN, or fewer
+   bytes than asked of a stream socket: a short read takes all there is,
+   as Tokio's TcpStream also assumes), eddy__fd_arm_after(fd, tick, fn,
+   arg) arms fn(arg) to run once on the next read readiness, with no edge
+   lost in between (the tick rule of the waits): 0 armed, 1 not armed
+   because bytes came since (read again), or -errno (-EEXIST: armed
+   already; -EPERM off a worker). The fd stays registered where it is
+   (with the current worker's reactor when it is not yet): a stuck
+   reactor is polled by a stand-in, and an idle connection need not move.
    fn runs on the worker polling that reactor (its owner, or a stand-in
    for it while it is stuck), outside any task and without the fd's lock:
    it may spawn tasks and call non-blocking code, never suspend.
+   eddy__fd_read_or_arm is both in one: bytes, 0 at EOF, -EINPROGRESS when
+   armed, -errno; with n == 0 it only arms (0: known readable, not armed).
    eddy__fd_disarm takes the arm back: true when it did (fn will not run),
    false when none was armed (fn has run or is being called): exactly one
    of the two callers owns what arg names. eddy_close drops an arm. */
 typedef void (*eddy__arm_fn)(void *arg);
+ssize_t eddy__fd_read_tick(int fd, void *buf, size_t n, uint64_t *tick);
+int eddy__fd_arm_after(int fd, uint64_t tick, eddy__arm_fn fn, void *arg);
 ssize_t eddy__fd_read_or_arm(int fd, void *buf, size_t n, eddy__arm_fn fn, void *arg);
 bool eddy__fd_disarm(int fd);
 
