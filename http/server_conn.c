@@ -91,8 +91,8 @@ static int serve(struct eddy__http_active *a)
     uint64_t head_deadline = UINT64_MAX;
     for (;;) {
         while (a->off < a->len) {
-            if (!a->p.in_message && s->o.header_timeout_ms >= 0)
-                head_deadline = eddy_now_ns() + (uint64_t)s->o.header_timeout_ms * 1000000u;
+            if (!a->p.in_message)
+                head_deadline = UINT64_MAX; /* a new request: set when it must wait */
             size_t used;
             a->p.floor = a->in;
             int st = eddy__http_parse(&a->p, a->in + a->off, a->len - a->off, &used);
@@ -131,6 +131,11 @@ static int serve(struct eddy__http_active *a)
                byte, the body timeout between reads */
             n = eddy__fd_read_tick(c->fd, a->in + a->len, room, &a->tick);
             if (n == -EAGAIN) {
+                /* the header timeout counts from the first wait of a head
+                   (microseconds after its first byte: a clock read per
+                   request saved) */
+                if (!a->p.head_done && head_deadline == UINT64_MAX && s->o.header_timeout_ms >= 0)
+                    head_deadline = eddy_now_ns() + (uint64_t)s->o.header_timeout_ms * 1000000u;
                 int64_t t = a->p.head_done ? s->o.body_timeout_ms
                             : head_deadline == UINT64_MAX ? -1 : ms_left(head_deadline);
                 n = t == 0 ? -ETIMEDOUT : eddy_read_timeout(c->fd, a->in + a->len, room, t);

@@ -15,8 +15,11 @@ $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
 # (tests/http/origin.py, the standard library only). libxml2-dev and
 # libjansson-dev: eddy-crawl (HTML links, JSON lines). nghttp2-server and
 # openssl: the HTTP/2 test (nghttpd over TLS with a certificate made there).
+# clang and libclang-rt-dev (its sanitizer and libFuzzer runtimes, only a
+# recommendation of clang's): the request parser's libFuzzer target
+# (tools/fuzz.sh).
 $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
-    build-essential cmake pkg-config ca-certificates \
+    build-essential cmake pkg-config ca-certificates clang libclang-rt-dev \
     libcmocka-dev libjemalloc-dev libbenchmark-dev \
     libcurl4-openssl-dev liburing-dev doxygen node-llhttp \
     libhiredis-dev redis-server python3 libxml2-dev libjansson-dev \

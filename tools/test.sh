@@ -42,4 +42,7 @@ build build-ci-tsan-cap4 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDDY_SANITIZE=threa
 TSAN_OPTIONS=halt_on_error=1 \
     ctest --test-dir build-ci-tsan-cap4 -L concurrency -j "$TEST_JOBS" --timeout 900
 
+step "libFuzzer: the request parser, 60 s"
+bash tools/fuzz.sh
+
 step "all test configurations passed"
