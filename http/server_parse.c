@@ -117,9 +117,20 @@ static int on_url_complete(llhttp_t *ll)
     return arena_end_piece(of(ll));
 }
 
+/* Trailer fields (after a chunked body) are counted against the header
+   limit and dropped: RFC 9110 6.5.1 says not to merge them into the
+   header section (and the arena must not move under path and query). */
+static int trailer_bytes(struct eddy__http_parse *p, size_t n)
+{
+    p->head_bytes += n;
+    return p->head_bytes > p->lim->max_head ? fail(p, 431) : 0;
+}
+
 static int on_header_field(llhttp_t *ll, const char *at, size_t n)
 {
     struct eddy__http_parse *p = of(ll);
+    if (p->head_done)
+        return trailer_bytes(p, n);
     if (p->last != 2) { /* a new field begins */
         if (p->nfields >= p->lim->max_headers)
             return fail(p, 431);
@@ -145,6 +156,8 @@ static bool is_token_char(unsigned char ch);
 static int on_header_field_complete(llhttp_t *ll)
 {
     struct eddy__http_parse *p = of(ll);
+    if (p->head_done)
+        return 0; /* a trailer's: llhttp's strict build checks its token */
     /* a name is a token (RFC 9110 5.1): not empty, no whitespace (before
        the colon it is a smuggling vector, RFC 9112 5.1: proxies disagree
        on the name), whatever llhttp's build lets through */
@@ -160,6 +173,8 @@ static int on_header_field_complete(llhttp_t *ll)
 static int on_header_value(llhttp_t *ll, const char *at, size_t n)
 {
     struct eddy__http_parse *p = of(ll);
+    if (p->head_done)
+        return trailer_bytes(p, n);
     if (p->last == 3 && at > p->floor && at[-1] == '\n')
         return fail(p, 400); /* obs-fold: a line that goes on a value */
     if (p->last != 3)
@@ -199,9 +214,15 @@ static bool te_last_chunked(const char *v, bool *other)
 static int on_header_value_complete(llhttp_t *ll)
 {
     struct eddy__http_parse *p = of(ll);
+    if (p->head_done)
+        return 0;
     if (p->last != 3) /* an empty value: no value callback came */
         p->fields[p->nfields - 1].value = (uint32_t)p->alen;
     p->last = 3;
+    /* OWS after the value is not part of it (RFC 9110 5.5) */
+    while (p->alen > p->fields[p->nfields - 1].value &&
+           (p->arena[p->alen - 1] == ' ' || p->arena[p->alen - 1] == '\t'))
+        p->alen--;
     if (arena_end_piece(p) < 0)
         return -1;
     const struct eddy__http_field *f = &p->fields[p->nfields - 1];
