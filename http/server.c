@@ -79,9 +79,13 @@ static void free_conn(struct eddy__http_conn *c)
     struct eddy_http_server *s = c->srv;
     (void)eddy_close(c->fd);
     eddy__dealloc(c, sizeof *c);
+    /* under drain_lock: stop frees the server once it saw no connection
+       left and then took this lock, so no notify is still under way */
+    pthread_mutex_lock(&s->drain_lock);
     if (atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_acq_rel) == 1 &&
         atomic_load_explicit(&s->stopping, memory_order_acquire) != 0)
         eddy_notify_one(s->drained);
+    pthread_mutex_unlock(&s->drain_lock);
 }
 
 static void close_conn(struct eddy__http_conn *c)
@@ -237,6 +241,10 @@ static int check_opts(const eddy_http_server_opts *o)
 
 static void free_server(struct eddy_http_server *s)
 {
+    /* the last connection's free_conn may still hold it (notifying) */
+    pthread_mutex_lock(&s->drain_lock);
+    pthread_mutex_unlock(&s->drain_lock);
+    pthread_mutex_destroy(&s->drain_lock);
     for (unsigned i = 0; i < s->nshards; i++)
         pthread_mutex_destroy(&s->shards[i].lock);
     eddy__dealloc(s->shards, s->nshards * sizeof *s->shards);
@@ -288,6 +296,7 @@ int eddy_http_serve(eddy_http_server **out, const eddy_http_server_opts *o,
     struct eddy_http_server *s = eddy__calloc(sizeof *s);
     if (s == NULL)
         return -ENOMEM;
+    pthread_mutex_init(&s->drain_lock, NULL);
     s->rt = rt;
     s->o = *o;
     s->h = h;

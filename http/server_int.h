@@ -123,6 +123,7 @@ struct eddy_http_server {
     _Atomic int stopping;          /* 0 serving, 1 draining, 2 forcing */
     _Atomic uint64_t nconns, requests;
     eddy_notify *drained;          /* notified when nconns drops to 0 while stopping */
+    pthread_mutex_t drain_lock;    /* held around the last decrement's notify */
 };
 
 /* Connection states, for eddy_http_server_stop. */
