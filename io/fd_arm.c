@@ -17,15 +17,9 @@
 
 ssize_t eddy__fd_read_tick(int fd, void *buf, size_t n, uint64_t *tick)
 {
-    if (fd < 0)
-        return -EBADF;
-    struct fd_entry *e = eddy__fd_entry(fd, true);
-    if (e == NULL)
-        return -ENOMEM;
-    pthread_mutex_lock(&e->lock);
-    int rc = eddy__fd_make_nonblocking(e, fd);
-    *tick = e->tick[DIR_READ];
-    pthread_mutex_unlock(&e->lock);
+    struct eddy__io_op op = { 0 }; /* the fd made non-blocking, its tick taken */
+    int rc = eddy__io_begin(fd, 0, &op);
+    *tick = op.tick;
     if (rc < 0)
         return rc;
     for (;;) {

@@ -61,6 +61,15 @@ static inline void run_task(eddy_rt *rt, eddy_fn fn, void *arg)
         fail_msg("check failed in the task at line %d", (int)(intptr_t)line);
 }
 
+/* Runs fn(arg) in a task of a new runtime with `workers` workers, then
+   frees the runtime (the whole body of most cases). */
+static inline void run_in_new_rt(unsigned workers, eddy_fn fn, void *arg)
+{
+    eddy_rt *rt = eddy_test_new_rt(workers);
+    run_task(rt, fn, arg);
+    eddy_rt_free(rt);
+}
+
 /* From a task: runs fn(arg) as a task on worker `worker` and joins it.
    Its result: NULL, or the line of a failed check. */
 static inline void *run_on(int worker, eddy_fn fn, void *arg)

@@ -65,9 +65,7 @@ static void *data_there_task(void *arg)
 static void data_already_there_is_read_and_nothing_armed(void **state)
 {
     (void)state;
-    eddy_rt *rt = eddy_test_new_rt(2);
-    run_task(rt, data_there_task, NULL);
-    eddy_rt_free(rt);
+    run_in_new_rt(2, data_there_task, NULL);
 }
 
 /* ------------------------------- 2. armed, then written: one call, re-arm */
@@ -346,9 +344,7 @@ static void *split_task(void *arg)
 static void the_split_read_and_arm_keep_the_tick_rule(void **state)
 {
     (void)state;
-    eddy_rt *rt = eddy_test_new_rt(2);
-    run_task(rt, split_task, NULL);
-    eddy_rt_free(rt);
+    run_in_new_rt(2, split_task, NULL);
 
     /* off a worker: the read works, the arm is refused */
     int sv[2];
@@ -403,9 +399,7 @@ static void *disarmed_task(void *arg)
 static void disarmed_before_data_is_never_called(void **state)
 {
     (void)state;
-    eddy_rt *rt = eddy_test_new_rt(2);
-    run_task(rt, disarmed_task, NULL);
-    eddy_rt_free(rt);
+    run_in_new_rt(2, disarmed_task, NULL);
 }
 
 /* ----------------------------------------- 4. EOF while armed: readable */
