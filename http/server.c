@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include <eddy/io.h>
@@ -28,6 +29,7 @@
 #include "io/io_int.h"
 #include "sched/alloc.h"
 #include "sched/sched.h"
+#include "sched/task.h"
 
 #define STOP_RESCAN_MS 10 /* stop looks for newly idle connections this often */
 
@@ -83,8 +85,8 @@ static void free_conn(struct eddy__http_conn *c)
        left and then took this lock, so no notify is still under way */
     pthread_mutex_lock(&s->drain_lock);
     if (atomic_fetch_sub_explicit(&s->nconns, 1, memory_order_acq_rel) == 1 &&
-        atomic_load_explicit(&s->stopping, memory_order_acquire) != 0)
-        eddy_notify_one(s->drained);
+        s->stopper != NULL)
+        eddy__wake(s->stopper); /* the last one: stop need not wait its pause out */
     pthread_mutex_unlock(&s->drain_lock);
 }
 
@@ -133,8 +135,9 @@ static void conn_readable(void *arg)
 /* Arms c's idle timer (timeout_ms < 0: none). */
 static void arm_idle_timer(struct eddy__http_conn *c, int64_t timeout_ms)
 {
-    if (timeout_ms >= 0)
-        (void)eddy__timer_arm(&c->idle, eddy_now_ns() + (uint64_t)timeout_ms * 1000000u);
+    uint64_t dl = eddy__deadline_after_ms(timeout_ms); /* saturates: INT64_MAX is none */
+    if (dl != UINT64_MAX)
+        (void)eddy__timer_arm(&c->idle, dl);
 }
 
 int eddy__http_conn_idle(struct eddy__http_conn *c, uint64_t tick)
@@ -201,24 +204,22 @@ static void conn_new(struct eddy_http_server *s, struct eddy__http_shard *sh, in
 
 /* ------------------------------------------------------------- accepting */
 
-struct acceptor_arg {
-    struct eddy_http_server *s;
-    struct eddy__http_shard *sh;
-};
-
 static void *accept_loop(void *arg)
 {
-    struct acceptor_arg *aa = arg;
-    struct eddy_http_server *s = aa->s;
-    struct eddy__http_shard *sh = aa->sh;
-    eddy__dealloc(aa, sizeof *aa);
+    struct eddy__http_shard *sh = arg;
+    struct eddy_http_server *s = sh->srv;
     while (atomic_load_explicit(&s->stopping, memory_order_acquire) == 0) {
         int fd;
         int rc = eddy_tcp_accept(sh->lfd, &fd, NULL);
         if (rc == -ECANCELED || rc == -EBADF)
             break;
-        if (rc < 0)
-            continue; /* a failed handshake; EMFILE backs off inside */
+        if (rc < 0) {
+            /* a failed handshake, or no memory for the fd's entry (EMFILE
+               backs off inside): never a tight loop */
+            if (rc != -ECONNABORTED && eddy_sleep_ms(1) == -ECANCELED)
+                break;
+            continue;
+        }
         atomic_fetch_add_explicit(&sh->accepted, 1, memory_order_relaxed);
         conn_new(s, sh, fd);
     }
@@ -231,8 +232,10 @@ static int check_opts(const eddy_http_server_opts *o)
 {
     if (o->max_header_bytes < 256 || o->max_target_bytes < 16 || o->max_headers == 0 ||
         (o->listen != EDDY_HTTP_LISTEN_PER_WORKER && o->listen != EDDY_HTTP_LISTEN_SHARED) ||
-        o->backlog < 0 || o->max_header_bytes > UINT32_MAX / 2)
-        return -EINVAL;
+        o->backlog < 0 || o->max_header_bytes > UINT32_MAX / 2 ||
+        o->max_target_bytes > UINT32_MAX / 2 || o->max_body_bytes > SIZE_MAX / 16 ||
+        (o->stack_size != 0 && (o->stack_size < 16 * 1024 || o->stack_size > (size_t)1 << 30)))
+        return -EINVAL; /* stack_size: eddy_spawn_ex's bounds */
     for (int i = 0; i < 4; i++)
         if (o->reserved[i] != NULL)
             return -EINVAL;
@@ -248,7 +251,6 @@ static void free_server(struct eddy_http_server *s)
     for (unsigned i = 0; i < s->nshards; i++)
         pthread_mutex_destroy(&s->shards[i].lock);
     eddy__dealloc(s->shards, s->nshards * sizeof *s->shards);
-    eddy_notify_free(s->drained);
     eddy__strfree(s->host);
     eddy__dealloc(s, sizeof *s);
 }
@@ -307,33 +309,30 @@ int eddy_http_serve(eddy_http_server **out, const eddy_http_server_opts *o,
                                          .max_head = o->max_header_bytes,
                                          .max_body = o->max_body_bytes,
                                          .max_headers = o->max_headers };
-    s->nshards = o->listen == EDDY_HTTP_LISTEN_SHARED ? 1 : eddy_rt_workers(rt);
-    s->shards = eddy__calloc(s->nshards * sizeof *s->shards);
-    if ((o->host != NULL && s->host == NULL) || s->shards == NULL ||
-        eddy_notify_new(&s->drained) < 0) {
+    unsigned n = o->listen == EDDY_HTTP_LISTEN_SHARED ? 1 : eddy_rt_workers(rt);
+    s->shards = eddy__calloc(n * sizeof *s->shards);
+    if (s->shards != NULL)
+        s->nshards = n;
+    if ((o->host != NULL && s->host == NULL) || s->shards == NULL) {
         free_server(s);
         return -ENOMEM;
     }
-    for (unsigned i = 0; i < s->nshards; i++)
+    for (unsigned i = 0; i < s->nshards; i++) {
         pthread_mutex_init(&s->shards[i].lock, NULL);
+        s->shards[i].srv = s;
+    }
     rc = open_listeners(s);
     if (rc < 0) {
         free_server(s);
         return rc;
     }
     for (unsigned i = 0; i < s->nshards; i++) {
-        struct acceptor_arg *aa = eddy__alloc(sizeof *aa);
         eddy_spawn_opts so;
         eddy_spawn_opts_init(&so);
         so.worker = s->nshards > 1 ? (int)i : -1; /* a listener per worker */
         so.name = "http-accept";
-        rc = aa == NULL ? -ENOMEM : 0;
-        if (rc == 0) {
-            *aa = (struct acceptor_arg){ .s = s, .sh = &s->shards[i] };
-            rc = eddy_spawn_ex(&s->shards[i].acceptor, accept_loop, aa, &so);
-        }
+        rc = eddy_spawn_ex(&s->shards[i].acceptor, accept_loop, &s->shards[i], &so);
         if (rc < 0) {
-            eddy__dealloc(aa, sizeof *aa);
             (void)eddy_http_server_stop(s, 0);
             return rc;
         }
@@ -366,8 +365,43 @@ int eddy_http_server_stats_get(eddy_http_server *s, eddy_http_server_stats *st)
 
 /* ------------------------------------------------------------------ stop */
 
-/* Closes every idle connection (those whose arm stop takes back); with
-   force, also aborts the tasks of the busy ones and shuts their sockets. */
+/* Whether the task behind join handle h has ended. One aborted before its
+   first run ends without calling its function: its connection was never
+   served, and stop must close it itself. */
+static bool task_ended(eddy_task *h)
+{
+    struct eddy__task *t = eddy__task_from_handle(h);
+    return t == NULL || (eddy__task_flags(t) & EDDY__T_COMPLETE) != 0;
+}
+
+struct stop_pause {
+    struct eddy__timer tm;
+    struct eddy__task *self;
+};
+
+static void stop_pause_fired(struct eddy__timer *tm)
+{
+    eddy__wake(((struct stop_pause *)(void *)tm)->self);
+}
+
+/* Waits about ms (less when woken), whatever the caller's cancellation or
+   deadline: stop must run to its end, since it frees the server. */
+static void stop_pause(int ms)
+{
+    struct stop_pause p = { .self = eddy__task_current() };
+    p.tm.fire = stop_pause_fired;
+    if (p.self == NULL || eddy__timer_arm(&p.tm, eddy__now_ns() + (uint64_t)ms * 1000000u) < 0) {
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ms * 1000000L };
+        nanosleep(&ts, NULL); /* a plain thread (or the blocking pool) may block */
+        return;
+    }
+    eddy__wait_uncancellable();
+    (void)eddy__timer_disarm(&p.tm);
+}
+
+/* Closes every idle connection (those whose arm stop takes back) and those
+   whose task was aborted before it ever ran; with force, also aborts the
+   tasks of the busy ones and shuts their sockets. */
 static void sweep(struct eddy_http_server *s, bool force)
 {
     for (unsigned i = 0; i < s->nshards; i++) {
@@ -377,13 +411,23 @@ static void sweep(struct eddy_http_server *s, bool force)
         struct eddy__http_conn *c = sh->conns;
         while (c != NULL) {
             struct eddy__http_conn *next = c->next;
-            if (c->task == NULL && eddy__fd_disarm(c->fd)) {
+            bool take = false;
+            if (c->task == NULL) {
+                take = eddy__fd_disarm(c->fd);
+            } else if (task_ended(c->task)) {
+                /* still linked, so its body never ran (it unlinks before it
+                   ends): the handle is ours to give up */
+                eddy_detach(c->task);
+                c->task = NULL;
+                take = true;
+            } else if (force) {
+                (void)eddy_abort(c->task);
+                (void)shutdown(c->fd, SHUT_RDWR);
+            }
+            if (take) {
                 unlink_locked(sh, c);
                 c->next = mine;
                 mine = c;
-            } else if (force && c->task != NULL) {
-                (void)eddy_abort(c->task);
-                (void)shutdown(c->fd, SHUT_RDWR);
             }
             c = next;
         }
@@ -398,21 +442,45 @@ static void sweep(struct eddy_http_server *s, bool force)
     }
 }
 
+/* Whether the calling task serves one of s's connections (it would wait
+   for itself). */
+static bool called_from_handler(struct eddy_http_server *s)
+{
+    struct eddy__task *self = eddy__task_current();
+    bool found = false;
+    for (unsigned i = 0; self != NULL && i < s->nshards && !found; i++) {
+        pthread_mutex_lock(&s->shards[i].lock);
+        for (struct eddy__http_conn *c = s->shards[i].conns; c != NULL && !found; c = c->next)
+            found = c->task != NULL && eddy__task_from_handle(c->task) == self;
+        pthread_mutex_unlock(&s->shards[i].lock);
+    }
+    return found;
+}
+
 int eddy_http_server_stop(eddy_http_server *s, int64_t grace_ms)
 {
     if (s == NULL)
         return -EINVAL;
+    if (called_from_handler(s))
+        return -EDEADLK;
+    pthread_mutex_lock(&s->drain_lock);
+    s->stopper = eddy__task_current();
+    pthread_mutex_unlock(&s->drain_lock);
     atomic_store_explicit(&s->stopping, 1, memory_order_release);
     for (unsigned i = 0; i < s->nshards; i++) {
         struct eddy__http_shard *sh = &s->shards[i];
         if (sh->acceptor != NULL) {
+            /* not eddy_join: a cancelled caller's join returns at once,
+               and the acceptor must be gone before the server is freed */
             (void)eddy_abort(sh->acceptor);
-            (void)eddy_join(sh->acceptor, NULL);
+            while (!task_ended(sh->acceptor))
+                stop_pause(1);
+            eddy_detach(sh->acceptor);
             sh->acceptor = NULL;
         }
         (void)eddy_close(sh->lfd);
     }
-    uint64_t deadline = grace_ms < 0 ? UINT64_MAX : eddy_now_ns() + (uint64_t)grace_ms * 1000000u;
+    uint64_t deadline = eddy__deadline_after_ms(grace_ms);
     bool force = false;
     while (atomic_load_explicit(&s->nconns, memory_order_acquire) > 0) {
         if (!force && eddy_now_ns() >= deadline) {
@@ -422,7 +490,7 @@ int eddy_http_server_stop(eddy_http_server *s, int64_t grace_ms)
         sweep(s, force);
         if (atomic_load_explicit(&s->nconns, memory_order_acquire) == 0)
             break;
-        (void)eddy_notify_wait(s->drained, STOP_RESCAN_MS);
+        stop_pause(STOP_RESCAN_MS);
     }
     free_server(s);
     return 0;

@@ -26,7 +26,6 @@
 
 #include <eddy/http.h>
 #include <eddy/rt.h>
-#include <eddy/sync.h>
 
 #include "sched/timer.h"
 
@@ -73,6 +72,9 @@ struct eddy__http_parse {
     const char *exec_end;   /* the end of the current input */
     /* the head's line endings, checked before llhttp sees them (its 8.1
        build takes a bare LF after the request line and as the blank line) */
+    size_t scan_bytes;      /* bytes of the head so far (all of them) */
+    size_t wire_bytes;      /* bytes of the request so far, framing included */
+    size_t ext_bytes;       /* chunk extension bytes of the current chunk */
     uint8_t scan_prev, scan_crlfs;
     bool scan_text, scan_done;
 };
@@ -103,6 +105,7 @@ struct eddy__http_conn;
 
 /* A shard of the server's connections: those its listener accepted. */
 struct eddy__http_shard {
+    struct eddy_http_server *srv;
     pthread_mutex_t lock;
     struct eddy__http_conn *conns; /* guarded by: lock; doubly linked */
     int lfd;                       /* the listener */
@@ -122,8 +125,10 @@ struct eddy_http_server {
     struct eddy__http_shard *shards;
     _Atomic int stopping;          /* 0 serving, 1 draining, 2 forcing */
     _Atomic uint64_t nconns, requests;
-    eddy_notify *drained;          /* notified when nconns drops to 0 while stopping */
-    pthread_mutex_t drain_lock;    /* held around the last decrement's notify */
+    struct eddy__task *stopper;    /* guarded by: drain_lock; the task in
+                                      eddy_http_server_stop (woken when the
+                                      last connection goes), NULL */
+    pthread_mutex_t drain_lock;    /* held around each decrement of nconns */
 };
 
 /* Connection states, for eddy_http_server_stop. */

@@ -237,7 +237,8 @@ static int on_header_value_complete(llhttp_t *ll)
             return fail(p, 400); /* RFC 9112 6.3: chunked must be last */
         if (other)
             p->bad_te = true; /* decided at the head's end: 501 */
-    } else if (strcasecmp(name, "expect") == 0) {
+    } else if (strcasecmp(name, "expect") == 0 && ll->http_minor > 0) {
+        /* HTTP/1.0: ignored (RFC 9110 10.1.1: never a 1xx to a 1.0 client) */
         if (strcasecmp(value, "100-continue") != 0)
             return fail(p, 417);
         p->expect_continue = true;
@@ -320,6 +321,25 @@ static int on_body(llhttp_t *ll, const char *at, size_t n)
     return 0;
 }
 
+/* Chunk extensions are skipped, but counted: an endless one would hold the
+   connection and read forever within the body's limit (Node's
+   CVE-2024-22019). */
+#define MAX_CHUNK_EXT 1024
+
+static int on_chunk_ext(llhttp_t *ll, const char *at, size_t n)
+{
+    struct eddy__http_parse *p = of(ll);
+    (void)at;
+    p->ext_bytes += n;
+    return p->ext_bytes > MAX_CHUNK_EXT ? fail(p, 413) : 0;
+}
+
+static int on_chunk_header(llhttp_t *ll)
+{
+    of(ll)->ext_bytes = 0;
+    return 0;
+}
+
 static int on_message_complete(llhttp_t *ll)
 {
     struct eddy__http_parse *p = of(ll);
@@ -347,6 +367,9 @@ static const llhttp_settings_t settings = {
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
+    .on_chunk_extension_name = on_chunk_ext,
+    .on_chunk_extension_value = on_chunk_ext,
+    .on_chunk_header = on_chunk_header,
 };
 
 void eddy__http_parse_init(struct eddy__http_parse *p, const struct eddy__http_limits *lim)
@@ -406,7 +429,13 @@ static int status_of(const struct eddy__http_parse *p, llhttp_errno_t e, const c
    not). Stops at the blank line that ends the head: a body is any bytes. */
 static int scan_head(struct eddy__http_parse *p, const char *data, size_t len)
 {
+    /* every byte of the head counts here, whitespace and empty lines
+       before the request line too (the callbacks see neither): a backstop
+       above the exact limits the callbacks apply */
+    size_t limit = p->lim->max_head + p->lim->max_target + 1024;
     for (size_t i = 0; i < len && !p->scan_done; i++) {
+        if (++p->scan_bytes > limit)
+            return fail(p, 431);
         uint8_t c = (uint8_t)data[i];
         if (c == '\n') {
             if (p->scan_prev != '\r')
@@ -424,8 +453,21 @@ static int scan_head(struct eddy__http_parse *p, const char *data, size_t len)
 
 static void scan_reset(struct eddy__http_parse *p)
 {
+    p->scan_bytes = 0;
+    p->wire_bytes = 0;
     p->scan_prev = p->scan_crlfs = 0;
     p->scan_text = p->scan_done = false;
+}
+
+/* The bytes one request may take on the wire, framing included: its head,
+   and its body with chunked framing at its most wasteful (1-byte chunks
+   cost 6 bytes each) plus room for zeros before chunk sizes. Past it, 413:
+   the framing of an endless request is not free. */
+static int count_wire(struct eddy__http_parse *p, size_t n)
+{
+    p->wire_bytes += n;
+    size_t limit = p->lim->max_head + p->lim->max_target + 8 * p->lim->max_body + 65536;
+    return p->wire_bytes > limit ? fail(p, 413) : 0;
 }
 
 int eddy__http_parse(struct eddy__http_parse *p, const char *data, size_t len, size_t *used)
@@ -439,10 +481,12 @@ int eddy__http_parse(struct eddy__http_parse *p, const char *data, size_t len, s
     llhttp_errno_t e = llhttp_execute(&p->ll, data, len);
     if (e == HPE_OK) {
         *used = len;
-        return EDDY__PARSE_MORE;
+        return count_wire(p, len) < 0 ? p->err : EDDY__PARSE_MORE;
     }
     const char *pos = llhttp_get_error_pos(&p->ll);
     *used = pos != NULL && pos >= data && pos <= data + len ? (size_t)(pos - data) : len;
+    if (count_wire(p, *used) < 0)
+        return p->err;
     if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
         if (e == HPE_PAUSED_UPGRADE)
             llhttp_resume_after_upgrade(&p->ll); /* closed after the answer */

@@ -448,6 +448,8 @@ int eddy_http_resp_file(eddy_http_resp *r, int fd, int64_t offset, size_t len)
     int rc = head_append(a, r, FRAME_LENGTH, status_has_body(r->status) ? len : 0);
     if (rc == 0)
         rc = eddy__http_out_flush(a);
+    if (rc < 0)
+        a->broken = true; /* a head cut short must not reach the client */
     if (rc < 0 || r->head_only || !status_has_body(r->status)) {
         r->failed = rc < 0;
         return rc;

@@ -23,8 +23,10 @@
    again and, on EAGAIN, register anew where they run. A watched fd's
    callback hears of both directions (a spurious report costs its owner a
    call that finds EAGAIN); its interest is registered again by the next
-   eddy__fd_watch or wait. Caller holds e->lock. */
-static void drop_dead_registration(struct fd_entry *e, int fd)
+   eddy__fd_watch or wait. A one-shot arm is taken and stored in *arm
+   (its owner, called after the unlock, reads and finds out). Caller holds
+   e->lock. */
+static void drop_dead_registration(struct fd_entry *e, int fd, eddy__arm_fn *arm, void **arm_arg)
 {
     atomic_fetch_sub_explicit(&e->drv->nregistered, 1, memory_order_relaxed);
     e->drv = NULL;
@@ -37,6 +39,12 @@ static void drop_dead_registration(struct fd_entry *e, int fd)
     }
     if (e->watch != NULL)
         e->watch(e->watch_arg, fd, EDDY_READABLE | EDDY_WRITABLE);
+    if (e->arm_fn != NULL) {
+        *arm = e->arm_fn;
+        *arm_arg = e->arm_arg;
+        e->arm_fn = NULL;
+        eddy__fd_note_interest(e);
+    }
 }
 
 void eddy__fd_poll_ended(struct eddy__io_driver *d, uint64_t data, int res)
@@ -45,6 +53,8 @@ void eddy__fd_poll_ended(struct eddy__io_driver *d, uint64_t data, int res)
     struct fd_entry *e = eddy__fd_entry(fd, false);
     if (e == NULL)
         return;
+    eddy__arm_fn arm = NULL;
+    void *arm_arg = NULL;
     pthread_mutex_lock(&e->lock);
     /* Only the fd's current registration with d. One that was replaced,
        moved or dropped was cancelled on purpose (eddy_close, a move, a
@@ -59,9 +69,11 @@ void eddy__fd_poll_ended(struct eddy__io_driver *d, uint64_t data, int res)
     if (e->drv == d && e->reg == (uint32_t)(data >> 32) && !atomic_load(&d->dead)) {
         bool again = res >= 0 || res == -ECANCELED;
         if (!again || eddy__io_add(d, fd, eddy__fd_reg_events(e), data) < 0)
-            drop_dead_registration(e, fd);
+            drop_dead_registration(e, fd, &arm, &arm_arg);
     }
     pthread_mutex_unlock(&e->lock);
+    if (arm != NULL)
+        arm(arm_arg);
 }
 
 /* ------------------------------------------------- standing in on io_uring */
@@ -106,7 +118,7 @@ int eddy__fd_poll_stranded(struct eddy__io_driver *d)
             short want = 0;
             pthread_mutex_lock(&e->lock);
             if (e->drv == d) {
-                if (e->waiter[DIR_READ] != NULL)
+                if (e->waiter[DIR_READ] != NULL || e->arm_fn != NULL)
                     want |= POLLIN | POLLRDHUP;
                 if (e->waiter[DIR_WRITE] != NULL)
                     want |= POLLOUT;
