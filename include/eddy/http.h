@@ -294,7 +294,10 @@ EDDY_API int eddy_http_server_port(eddy_http_server *s);
  * running (their suspending calls return -ECANCELED) and closes their
  * connections; returns when every connection is closed. grace_ms < 0:
  * wait for the handlers however long they take. Suspends (blocks a plain
- * thread). Returns 0, or -EINVAL (s NULL). Call it once per server.
+ * thread), and runs to its end even when the calling task was aborted
+ * (it frees the server). Returns 0, -EINVAL (s NULL), or -EDEADLK when
+ * called from one of s's own handlers (it would wait for itself; the
+ * server goes on). Call it once per server.
  */
 EDDY_API int eddy_http_server_stop(eddy_http_server *s, int64_t grace_ms);
 
