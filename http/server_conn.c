@@ -45,15 +45,13 @@ static void dispatch(struct eddy__http_active *a)
     atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
 }
 
-/* Answers a request the server refused itself, then closes the way RFC
-   9112 9.6 asks: the write side first, then what the client still sends
-   is read and dropped for a while, so that its stack does not answer our
-   close with a reset that destroys the answer before it was read. */
-static void refuse(struct eddy__http_active *a, int status)
+/* Writes what is buffered, then closes the way RFC 9112 9.6 asks: the
+   write side first, then what the client still sends is read and dropped
+   for a while, so that its stack does not answer our close with a reset
+   that destroys the answers before they were read. */
+static void linger_close(struct eddy__http_active *a)
 {
     struct eddy__http_conn *c = a->c;
-    atomic_fetch_add_explicit(&c->srv->requests, 1, memory_order_relaxed);
-    eddy__http_error_append(a, status);
     if (eddy__http_out_flush(a) < 0)
         return;
     if (shutdown(c->fd, SHUT_WR) < 0)
@@ -69,6 +67,14 @@ static void refuse(struct eddy__http_active *a, int status)
             break;
         dropped += (size_t)n;
     }
+}
+
+/* Answers a request the server refused itself, then closes lingering. */
+static void refuse(struct eddy__http_active *a, int status)
+{
+    atomic_fetch_add_explicit(&a->c->srv->requests, 1, memory_order_relaxed);
+    eddy__http_error_append(a, status);
+    linger_close(a);
 }
 
 /* Moves the unparsed input to the front, keeping LOOK_BACK bytes before it. */
@@ -114,7 +120,13 @@ static int serve(struct eddy__http_active *a)
                 if (a->broken)
                     return -1;
                 if (a->close_after) {
-                    (void)eddy__http_out_flush(a);
+                    /* requests pipelined behind the last answer are not
+                       served; closing with them unread would reset the
+                       connection and could destroy the answers in flight */
+                    if (a->off < a->len)
+                        linger_close(a);
+                    else
+                        (void)eddy__http_out_flush(a);
                     return -1;
                 }
                 if (a->olen >= OUT_FLUSH_AT && eddy__http_out_flush(a) < 0)

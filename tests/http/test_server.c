@@ -523,6 +523,15 @@ static void head_http10_and_connection_close_frame_as_promised(void **state)
     assert_true(closed);
     assert_non_null(strstr(buf, "Connection: close\r\n"));
 
+    fd = raw_connect(); /* requests pipelined behind a close: not served */
+    raw_send(fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                 "GET /path?2 HTTP/1.1\r\nHost: x\r\n\r\nGET /path?3 HTTP/1.1\r\nHost: x\r\n\r\n");
+    raw_read(fd, buf, sizeof buf, 3000, NULL, &closed);
+    assert_true(closed);
+    assert_int_equal(count_substr(buf, "HTTP/1.1 "), 1);
+    assert_non_null(strstr(buf, "\r\n\r\nHello, World!"));
+    close(fd);
+
     fd = raw_connect(); /* 1.0 stream: no chunks, the close ends it */
     raw_send(fd, "GET /stream?n=2 HTTP/1.0\r\n\r\n");
     raw_read(fd, buf, sizeof buf, 2000, NULL, &closed);
