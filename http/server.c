@@ -99,16 +99,6 @@ static void close_conn(struct eddy__http_conn *c)
     free_conn(c);
 }
 
-/* The idle timer fired (under its wheel's lock): close c unless its
-   readiness callback or stop took it first. */
-static void idle_fired(struct eddy__timer *tm)
-{
-    struct eddy__http_conn *c =
-        (struct eddy__http_conn *)((char *)tm - offsetof(struct eddy__http_conn, idle));
-    if (eddy__fd_disarm(c->fd))
-        close_conn(c);
-}
-
 /* Spawns c's task (c is ours: no one else holds it). */
 static void start_task(struct eddy__http_conn *c)
 {
@@ -122,6 +112,20 @@ static void start_task(struct eddy__http_conn *c)
     pthread_mutex_unlock(&c->shard->lock);
     if (rc < 0)
         close_conn(c); /* -ENOMEM, or the runtime is shutting down */
+}
+
+/* The idle timer fired, under its wheel's lock: unless the readiness
+   callback or stop took c first, c is ours, and a task closes it (the
+   wheel's lock is for waking tasks, not for close(2) and the reactor's
+   bookkeeping). */
+static void idle_fired(struct eddy__timer *tm)
+{
+    struct eddy__http_conn *c =
+        (struct eddy__http_conn *)((char *)tm - offsetof(struct eddy__http_conn, idle));
+    if (!eddy__fd_disarm(c->fd))
+        return;
+    c->expired = true; /* read by the task: the spawn publishes it */
+    start_task(c);
 }
 
 /* Bytes came on an idle connection (the reactor's callback). */
@@ -187,7 +191,6 @@ static void conn_new(struct eddy_http_server *s, struct eddy__http_shard *sh, in
     c->srv = s;
     c->shard = sh;
     c->fd = fd;
-    c->fresh = true;
     c->idle.fire = idle_fired;
     atomic_fetch_add_explicit(&s->nconns, 1, memory_order_relaxed);
     link_conn(sh, c);

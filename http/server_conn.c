@@ -185,6 +185,10 @@ static int serve(struct eddy__http_active *a)
 void *eddy__http_conn_task(void *arg)
 {
     struct eddy__http_conn *c = arg;
+    if (c->expired) { /* spawned by the idle timer, to close it */
+        eddy__http_conn_end(c);
+        return NULL;
+    }
     struct eddy__http_active a;
     memset(&a, 0, sizeof a);
     a.c = c;

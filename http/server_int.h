@@ -145,7 +145,7 @@ struct eddy__http_conn {
     struct eddy__timer idle;       /* armed while idle */
     int fd;
     uint32_t served;               /* requests answered */
-    bool fresh;                    /* accepted, no request yet */
+    bool expired;                  /* its idle timer ran out: the task closes it */
 };
 
 /* The response under construction (server_resp.c). */
