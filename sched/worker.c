@@ -557,6 +557,24 @@ static void maintenance(struct eddy__worker *w)
     }
 }
 
+/* Counted back in with work to run: the notifications skipped while this
+   worker counted as parked. Surplus in its ring wakes a thief. Any other
+   work (its LIFO slot, its inbox, the global queue its re-check saw) may be
+   one task that never yields, and a worker that parked while this one was
+   counted out parked without the watch: nudge one back to keep it. */
+static void after_park_notify(struct eddy__worker *w)
+{
+    struct eddy__sched *s = w->s;
+    if (!s->stealing || s->nworkers < 2)
+        return;
+    if (eddy__deque_len(&w->q) != 0)
+        eddy__idle_notify_one(s);
+    else if (atomic_load_explicit(&s->watchers, memory_order_relaxed) == 0 &&
+             (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
+              eddy__taskq_len(&w->inbox) != 0 || eddy__taskq_len(&s->inject) != 0))
+        eddy__idle_nudge_watcher(s);
+}
+
 static void park(struct eddy__worker *w)
 {
     struct eddy__sched *s = w->s;
@@ -572,6 +590,7 @@ static void park(struct eddy__worker *w)
         atomic_store_explicit(&w->park_state, EDDY__PARK_EMPTY, memory_order_seq_cst);
         if (eddy__idle_from_parked(s, w->index))
             w->searching = true;
+        after_park_notify(w);
         return;
     }
 
@@ -608,14 +627,7 @@ static void park(struct eddy__worker *w)
     if (eddy__idle_from_parked(s, w->index))
         w->searching = true;
     publish_cpu(w);
-    /* the notifications the reactor's wakes skipped while counted parked */
-    if (s->stealing && s->nworkers > 1) {
-        if (eddy__deque_len(&w->q) != 0)
-            eddy__idle_notify_one(s);
-        else if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
-                 atomic_load_explicit(&s->watchers, memory_order_relaxed) == 0)
-            eddy__idle_nudge_watcher(s);
-    }
+    after_park_notify(w);
     timers_run(w, eddy__now_ns());
 }
 
