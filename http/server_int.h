@@ -181,6 +181,9 @@ struct eddy__http_active {
 };
 
 /* server_resp.c */
+/* The reason phrase eddy's server sends with status ("Status" for one
+   it does not know). */
+const char *eddy__http_reason(int status);
 int eddy__http_out_append(struct eddy__http_active *a, const void *data, size_t n);
 /* Writes out everything buffered. 0 or -errno (then a->broken). */
 int eddy__http_out_flush(struct eddy__http_active *a);

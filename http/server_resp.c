@@ -96,7 +96,7 @@ void eddy__http_date_append(struct eddy__http_active *a)
 
 /* ------------------------------------------------------------ framing */
 
-static const char *reason(int status)
+const char *eddy__http_reason(int status)
 {
     switch (status) {
     case 100: return "Continue";
@@ -152,7 +152,7 @@ static int head_append(struct eddy__http_active *a, struct eddy_http_resp *r, in
         a->close_after = true;
     /* formatted by hand: snprintf was a visible share of a small answer */
     char line[96];
-    const char *why = reason(r->status);
+    const char *why = eddy__http_reason(r->status);
     size_t wl = strlen(why);
     memcpy(line, "HTTP/1.1 ", 9);
     line[9] = (char)('0' + r->status / 100);
@@ -228,7 +228,7 @@ void eddy__http_error_append(struct eddy__http_active *a, int status)
     r->hlen = 0;
     a->close_after = true;
     char body[96];
-    int n = snprintf(body, sizeof body, "%d %s\n", status, reason(status));
+    int n = snprintf(body, sizeof body, "%d %s\n", status, eddy__http_reason(status));
     if (head_append(a, r, FRAME_LENGTH, (uint64_t)n) == 0)
         (void)eddy__http_out_append(a, body, (size_t)n);
     r->done = true;

@@ -86,7 +86,7 @@ static bool answer(struct st_server *s, int fd, struct eddy__http_parse *p, char
     size_t blen = s->fn(method, p->path, p->query, body, BODY_CAP, &status, s->ud);
     bool keep = p->keep_alive;
     int n = snprintf(out, 256, "HTTP/1.1 %d %s\r\nServer: eddy\r\n", status,
-                     status == 200 ? "OK" : "Status");
+                     eddy__http_reason(status));
     size_t len = (size_t)n + date_line(out + n, 64);
     n = snprintf(out + len, 128, "Content-Length: %zu\r\n%s\r\n", blen,
                  keep ? (p->ll.http_minor == 0 ? "Connection: keep-alive\r\n" : "")
