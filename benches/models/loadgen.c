@@ -19,12 +19,13 @@ void lg_opts_init(lg_opts *o)
     o->conns = 1;
     o->pipeline = 1;
     o->duration_ms = 1000;
+    o->timeout_ms = 5000;
 }
 
 struct run {
     const lg_opts *o;
-    char req[512];
-    size_t req_len;
+    char req[512], heavy[512];
+    size_t req_len, heavy_len;
     uint64_t start_ns, end_ns; /* the measured window */
     eddy_mutex *lock;          /* guards the merge into *r */
     lg_result *r;
@@ -81,7 +82,12 @@ static void *conn_task(void *arg)
     const lg_opts *o = run->o;
     /* its own counts, merged at the end (a histogram is 30 KB: not on the
        task's stack) */
-    struct { uint64_t requests, errors; hist *lat; } mine = { 0, 0, malloc(sizeof(hist)) };
+    struct { uint64_t requests, errors, timeouts; hist *lat; } mine = { 0, 0, 0,
+                                                                    malloc(sizeof(hist)) };
+    bool heavy = o->heavy_path != NULL && cn->index % o->heavy_every == 0;
+    const char *req = heavy ? run->heavy : run->req;
+    size_t req_len = heavy ? run->heavy_len : run->req_len;
+    int64_t timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
     char *buf = mine.lat != NULL ? malloc(BUF_CAP) : NULL;
     bool oom = buf == NULL;
     if (mine.lat != NULL)
@@ -116,19 +122,33 @@ static void *conn_task(void *arg)
         size_t len = 0;
         int rc = 0;
         /* k requests in one write (pipelined), then their k answers */
-        char *many = k == 1 ? run->req : malloc(run->req_len * k);
+        char *many = k == 1 ? (char *)req : malloc(req_len * k);
         if (many == NULL)
             break;
         for (unsigned i = 1; k > 1 && i <= k; i++)
-            memcpy(many + (i - 1) * run->req_len, run->req, run->req_len);
-        if (eddy_write(fd, many, run->req_len * k) < 0)
+            memcpy(many + (i - 1) * req_len, req, req_len);
+        /* bounded: a server that never answers (a full thread pool leaves
+           connections in its backlog) costs an error, not a hung run */
+        eddy_deadline_push(timeout_ms);
+        if (eddy_write(fd, many, req_len * k) < 0)
             rc = -EPIPE;
-        if (many != run->req)
+        if (many != req)
             free(many);
         bool last = false;
         for (unsigned i = 0; rc >= 0 && i < k && !last; i++) {
             int status = 0;
             rc = read_answer(fd, buf, &len, &status, &last);
+            if (rc == -ETIMEDOUT) {
+                /* the unanswered ones due in the window count, once each */
+                for (unsigned j = i; j < k; j++)
+                    if (due[j] >= run->start_ns && due[j] < run->end_ns) {
+                        mine.errors++;
+                        mine.timeouts++;
+                    }
+                rc = 0;
+                last = true; /* closed below; not counted again */
+                break;
+            }
             if (rc <= 0)
                 break;
             uint64_t now = eddy_now_ns();
@@ -140,11 +160,12 @@ static void *conn_task(void *arg)
                 hist_record(mine.lat, now - due[i]);
             }
         }
+        eddy_deadline_pop();
         if (rc <= 0 || last) {
             /* failed or closed unasked: an error; closed as the server said
                (its max requests per connection): not one. Open another;
                requests pipelined behind the last answer go unanswered. */
-            if (rc <= 0 && eddy_now_ns() < run->end_ns)
+            if ((rc < 0 || (rc == 0 && !last)) && eddy_now_ns() < run->end_ns)
                 mine.errors++;
             eddy_close(fd);
             fd = -1;
@@ -156,6 +177,7 @@ static void *conn_task(void *arg)
     eddy_mutex_lock(run->lock);
     run->r->requests += mine.requests;
     run->r->errors += mine.errors + oom; /* no memory: said, not hidden */
+    run->r->timeouts += mine.timeouts;
     if (mine.lat != NULL)
         hist_merge(&run->r->lat, mine.lat);
     eddy_mutex_unlock(run->lock);
@@ -176,6 +198,15 @@ int lg_run(const lg_opts *o, lg_result *r)
     if (n < 0 || (size_t)n >= sizeof run.req)
         return -EINVAL;
     run.req_len = (size_t)n;
+    if (o->heavy_path != NULL) {
+        if (o->heavy_every == 0)
+            return -EINVAL;
+        n = snprintf(run.heavy, sizeof run.heavy, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n",
+                     o->heavy_path, o->host != NULL ? o->host : "127.0.0.1");
+        if (n < 0 || (size_t)n >= sizeof run.heavy)
+            return -EINVAL;
+        run.heavy_len = (size_t)n;
+    }
     int rc = eddy_mutex_new(&run.lock);
     if (rc < 0)
         return rc;

@@ -23,16 +23,24 @@ typedef struct lg_opts {
     unsigned pipeline;      /* closed loop: requests in flight per connection (1-64) */
     int64_t duration_ms;    /* measured time (> 0) */
     int64_t warmup_ms;      /* before it, not measured (>= 0) */
+    int64_t timeout_ms;     /* an answer later than this is an error, and
+                               its connection is closed; 0: 5000 */
+    const char *heavy_path; /* skew: connections i % heavy_every == 0 ask
+                               for this path instead (NULL: none) */
+    unsigned heavy_every;   /* >= 1 with heavy_path */
 } lg_opts;
 
 typedef struct lg_result {
     uint64_t requests;      /* answered 2xx in the measured time */
-    uint64_t errors;        /* connect, read, write or parse failures, non-2xx answers */
+    uint64_t errors;        /* connect, read, write or parse failures, non-2xx
+                               answers, answers later than timeout_ms */
+    uint64_t timeouts;      /* of which answers later than timeout_ms */
     double secs;            /* the measured time */
     hist lat;               /* latency of each answer, ns */
 } lg_result;
 
-/* Sets conns 1, pipeline 1, rate 0, duration 1000 ms, warmup 0. */
+/* Sets conns 1, pipeline 1, rate 0, duration 1000 ms, warmup 0,
+   timeout 5000 ms, no skew. */
 void lg_opts_init(lg_opts *o);
 /* Runs the load from a task (it spawns one task per connection and waits
    for them). 0, -EINVAL for bad options, -ENOMEM, -EPERM outside a task. */

@@ -4,10 +4,16 @@
  * closed loop with and without pipelining (every answer counted, its
  * latency recorded, the server's count agrees), open loop at a constant
  * rate (the number of requests follows the rate; a slow server's wait is
- * charged from when each request was due), errors counted, bad options.
+ * charged from when each request was due), errors counted, a server that
+ * never answers costs timeouts (not a hung run), skewed connections ask
+ * for their heavy path, bad options.
  */
 /* ctest-labels: http */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +23,7 @@
 
 static eddy_rt *rt;
 static eddy_http_server *srv;
-static atomic_int answered;
+static atomic_int answered, heavy_answered;
 
 static int handle(eddy_http_req *req, eddy_http_resp *resp, void *ud)
 {
@@ -26,6 +32,8 @@ static int handle(eddy_http_req *req, eddy_http_resp *resp, void *ud)
     const char *path = eddy_http_req_path(req);
     if (strcmp(path, "/slow") == 0)
         eddy_sleep_ms(20);
+    if (strcmp(path, "/heavy") == 0)
+        atomic_fetch_add(&heavy_answered, 1);
     if (strcmp(path, "/missing") == 0)
         return eddy_http_resp_status(resp, 404);
     return eddy_http_resp_body(resp, "Hello, World!", 13);
@@ -170,7 +178,68 @@ static void errors_and_bad_options(void **state)
     free(r);
 }
 
+/* A listener nobody accepts from: connects succeed (the backlog), no
+   answer ever comes, as with a thread pool whose threads are all busy. */
+static void a_server_that_never_answers_costs_timeouts_not_a_hang(void **state)
+{
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 64), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    lg_opts o;
+    lg_opts_init(&o);
+    o.port = ntohs(a.sin_port);
+    o.conns = 3;
+    o.duration_ms = 600;
+    o.timeout_ms = 200;
+    int64_t t0 = eddy_test_now_ms();
+    int rc;
+    lg_result *r = run(&o, &rc);
+    assert_ok(rc);
+    /* bounded: the window plus at most one timeout */
+    assert_true(eddy_test_now_ms() - t0 < 600 + 200 + 1000);
+    assert_int_equal(r->requests, 0);
+    assert_true(r->timeouts >= 3);
+    assert_int_equal(r->errors, r->timeouts);
+    free(r);
+    close(lfd);
+}
+
+static void skewed_connections_ask_for_the_heavy_path(void **state)
+{
+    (void)state;
+    lg_opts o;
+    lg_opts_init(&o);
+    o.port = (uint16_t)eddy_http_server_port(srv);
+    o.conns = 4;
+    o.duration_ms = 300;
+    o.heavy_path = "/heavy";
+    o.heavy_every = 4; /* connection 0 of 4 */
+    atomic_store(&answered, 0);
+    atomic_store(&heavy_answered, 0);
+    int rc;
+    lg_result *r = run(&o, &rc);
+    assert_ok(rc);
+    assert_int_equal(r->errors, 0);
+    int all = atomic_load(&answered), heavy = atomic_load(&heavy_answered);
+    /* one connection of four: about a quarter of the requests */
+    assert_true(heavy > 0);
+    assert_true(heavy * 10 > all && heavy * 10 < all * 5);
+    free(r);
+    o.heavy_every = 0;
+    r = run(&o, &rc);
+    assert_int_equal(rc, -EINVAL);
+    free(r);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(a_server_that_never_answers_costs_timeouts_not_a_hang, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(skewed_connections_ask_for_the_heavy_path, setup, teardown),
     cmocka_unit_test_setup_teardown(closed_loop_counts_every_answer, setup, teardown),
     cmocka_unit_test_setup_teardown(open_loop_follows_the_rate_and_charges_waits_from_the_due_time,
                                     setup, teardown),
