@@ -1,0 +1,22 @@
+/*
+ * benches/models/report_int.h: between report.c and report_plot.c only.
+ */
+#ifndef EDDY_BENCH_REPORT_INT_H
+#define EDDY_BENCH_REPORT_INT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "models.h"
+
+/* Writes the plots of recs into dir with gnuplot (its version into
+   version; *status the run's outcome; *written the images made). idx:
+   the records grouped by (workload, variant), by x within a group. */
+int report_plots_(const char *dir, const mrec *recs, size_t n, const size_t *idx,
+                  char *version, size_t vlen, int *status, int *written, char *err,
+                  size_t errlen);
+/* report.md's links to workload wl's plots (or why there are none). */
+void report_plots_md_(FILE *md, const char *dir, const mrec *recs, size_t n,
+                      const size_t *idx, const char *wl, int status);
+
+#endif
