@@ -17,10 +17,11 @@ $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
 # openssl: the HTTP/2 test (nghttpd over TLS with a certificate made there).
 # clang and libclang-rt-dev (its sanitizer and libFuzzer runtimes, only a
 # recommendation of clang's): the request parser's libFuzzer target
-# (tools/fuzz.sh).
+# (tools/fuzz.sh). gnuplot-nox: the three-model suite's plots (eddy-bench
+# models: SVG and PNG, no X).
 $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
     build-essential cmake pkg-config ca-certificates clang libclang-rt-dev \
     libcmocka-dev libjemalloc-dev libbenchmark-dev \
     libcurl4-openssl-dev liburing-dev doxygen node-llhttp \
     libhiredis-dev redis-server python3 libxml2-dev libjansson-dev \
-    nghttp2-server openssl
+    nghttp2-server openssl gnuplot-nox
