@@ -17,7 +17,7 @@ void models_usage(FILE *f)
         "Runs every workload under every model on loopback and writes DIR/results.json,\n"
         "DIR/results.csv, DIR/meta.json, the plots and DIR/report.md (DIR: models-out).\n"
         "  --quick              few points, one round each (the default; about a minute)\n"
-        "  --full               sweeps 10..10,000, 5 rounds per point (about 40 minutes)\n"
+        "  --full               sweeps 10..10,000, 5 rounds per point (about 35 minutes)\n"
         "  --workload W         fanout, server or mixed; repeat or list with commas\n"
         "                       (default: all three)\n"
         "  --models LIST        a subset of threads,thread-pool,single-loop,\n"
@@ -34,6 +34,7 @@ void models_usage(FILE *f)
         "server:  --conns LIST  closed loop connections   --conns-p16 LIST  16 pipelined\n"
         "         --conns-open LIST  open loop connections  --rate N  open loop requests/s\n"
         "mixed:   --mixed-conns LIST  --cpu-us N  --wait-us N  --skew F  --heavy-every N\n"
+        "         --mixed-load P  skewed-open's offered load, %% of the CPUs' capacity\n"
         "fanout:  --c LIST  --delay-ms N  --per-c N (n = N * c, at least --min-n)  --min-n N\n");
 }
 
@@ -93,8 +94,9 @@ static void defaults(models_opts *o, bool full)
 {
     o->full = full;
     o->rounds = full ? 5 : 1;
-    o->duration_ms = full ? 3000 : 1000;
-    o->warmup_ms = full ? 1000 : 300;
+    o->duration_ms = full ? 2000 : 1000;
+    o->warmup_ms = full ? 500 : 300;
+    o->fanout_min_n = full ? 2000 : 500;
     if (full) {
         set_list(&o->conns, 4, (unsigned[]){ 10, 100, 1000, 10000 });
         set_list(&o->conns_p16, 3, (unsigned[]){ 10, 100, 1000 });
@@ -114,7 +116,7 @@ int models_parse(int argc, char **argv, models_opts *o, FILE *out, char *err, si
 {
     enum { O_QUICK = 256, O_FULL, O_WORKLOAD, O_MODELS, O_OUT, O_ROUNDS, O_DURATION, O_WARMUP,
            O_WORKERS, O_LGW, O_POOL, O_FPOOL, O_PIN, O_CONNS, O_P16, O_OPEN, O_RATE, O_MCONNS,
-           O_CPU, O_WAIT, O_SKEW, O_HEAVY, O_C, O_DELAY, O_PERC, O_MINN, O_HELP };
+           O_CPU, O_WAIT, O_SKEW, O_HEAVY, O_MLOAD, O_C, O_DELAY, O_PERC, O_MINN, O_HELP };
     static const struct option lo[] = {
         { "quick", no_argument, NULL, O_QUICK }, { "full", no_argument, NULL, O_FULL },
         { "smoke", no_argument, NULL, O_QUICK }, /* the name HTTP notes used */
@@ -135,6 +137,7 @@ int models_parse(int argc, char **argv, models_opts *o, FILE *out, char *err, si
         { "cpu-us", required_argument, NULL, O_CPU }, { "wait-us", required_argument, NULL, O_WAIT },
         { "skew", required_argument, NULL, O_SKEW },
         { "heavy-every", required_argument, NULL, O_HEAVY },
+        { "mixed-load", required_argument, NULL, O_MLOAD },
         { "c", required_argument, NULL, O_C }, { "delay-ms", required_argument, NULL, O_DELAY },
         { "per-c", required_argument, NULL, O_PERC }, { "min-n", required_argument, NULL, O_MINN },
         { "help", no_argument, NULL, O_HELP }, { NULL, 0, NULL, 0 },
@@ -164,9 +167,9 @@ int models_parse(int argc, char **argv, models_opts *o, FILE *out, char *err, si
     o->wait_us = 1000;
     o->skew = 10;
     o->heavy_every = 10;
+    o->mixed_load = 75;
     o->delay_ms = 20;
     o->fanout_per_c = 20;
-    o->fanout_min_n = 500;
 
     opterr = 0;
     optind = 1;
@@ -234,6 +237,7 @@ int models_parse(int argc, char **argv, models_opts *o, FILE *out, char *err, si
         case O_WAIT: u = &o->wait_us; min = 0; max = 10000000; break;
         case O_SKEW: u = &o->skew; min = 1; max = 10000; break;
         case O_HEAVY: u = &o->heavy_every; min = 1; max = 100000; break;
+        case O_MLOAD: u = &o->mixed_load; min = 1; max = 1000; break;
         case O_DELAY: u = &o->delay_ms; min = 0; max = 60000; break;
         case O_PERC: u = &o->fanout_per_c; min = 1; max = 10000; break;
         case O_MINN: u = &o->fanout_min_n; min = 1; max = 10000000; break;

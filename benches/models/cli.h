@@ -48,6 +48,8 @@ typedef struct models_opts {
     unsigned wait_us;       /* then a wait */
     unsigned skew;          /* skewed: heavy connections do skew x the CPU */
     unsigned heavy_every;   /* one connection in heavy_every is heavy */
+    unsigned mixed_load;    /* skewed-open: offered load, % of the server
+                               CPUs' capacity for the mean request */
     /* fanout */
     point_list fanout_c;
     unsigned delay_ms;      /* the origin's answer delay */

@@ -95,7 +95,6 @@ static void rec_latency(mrec *r, const hist *h)
 
 static void rec_rusage(mrec *r, const struct rusage *ru)
 {
-    r->rss_kb = ru->ru_maxrss;
     r->vcsw = ru->ru_nvcsw;
     r->ivcsw = ru->ru_nivcsw;
 }
@@ -185,8 +184,11 @@ static void run_server(struct ctx *c, const kase *k, enum model m, mrec *r)
     rc = eddy_rt_block_on(c->lg_rt, lg_task, &call, NULL);
     if (rc == 0)
         rc = call.rc;
-    if (sampling)
+    if (sampling) {
+        sampler_hwm_now(&sm); /* the server still lives: its peak so far */
         sampler_stop(&sm);
+        r->rss_kb = sm.hwm_kb;
+    }
     char rest[1024];
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
@@ -207,6 +209,11 @@ static void run_server(struct ctx *c, const kase *k, enum model m, mrec *r)
         r->threads = sm.threads_peak;
     }
     rec_rusage(r, &ru);
+    /* its own reading of its peak RSS at its end, when it gave one */
+    char *hw = strstr(rest, "rss_kb ");
+    long kb;
+    if (hw != NULL && sscanf(hw, "rss_kb %ld", &kb) == 1 && kb > r->rss_kb)
+        r->rss_kb = kb;
     char *sh = strstr(rest, "share ");
     if (sh != NULL && sh[6] != '-') {
         size_t l = strcspn(sh + 6, "\n");
@@ -246,8 +253,11 @@ static void run_fanout(struct ctx *c, const kase *k, enum model m, mrec *r)
     char line[512];
     int timeout_ms = (int)(bound_s * 10 * 1000) + 60000;
     rc = child_line(&ch, line, sizeof line, timeout_ms);
-    if (sampling)
+    if (sampling) {
+        sampler_hwm_now(&sm); /* it may still live after its result line */
         sampler_stop(&sm);
+        r->rss_kb = sm.hwm_kb;
+    }
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     int st = child_finish(&ch, NULL, 0, 10000, &ru);
@@ -272,6 +282,10 @@ static void run_fanout(struct ctx *c, const kase *k, enum model m, mrec *r)
                (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     rec_rusage(r, &ru);
     r->threads = sampling && sm.threads_peak > threads ? sm.threads_peak : threads;
+    char *hw = strstr(line, " rss_kb=");
+    long kb;
+    if (hw != NULL && sscanf(hw, " rss_kb=%ld", &kb) == 1 && kb > r->rss_kb)
+        r->rss_kb = kb;
     if (strcmp(share, "-") != 0) {
         for (char *p = share; *p != '\0'; p++)
             if (*p == ',')
@@ -336,21 +350,30 @@ static size_t plan(const models_opts *o, kase *ks, size_t cap)
 #undef ADD
 }
 
-static size_t plan_mixed(const models_opts *o, double ns_per_kib, kase *ks, size_t n, size_t cap)
+static size_t plan_mixed(const models_opts *o, double ns_per_kib, unsigned ncpu, kase *ks,
+                         size_t n, size_t cap)
 {
     if (!(o->workloads & WL_MIXED))
         return n;
     unsigned kib = (unsigned)(o->cpu_us * 1000.0 / ns_per_kib + 0.5);
     if (kib == 0 && o->cpu_us > 0)
         kib = 1;
-    for (int skewed = 0; skewed < 2; skewed++)
+    /* skewed-open: a constant rate that needs mixed_load % of the CPUs for
+       the mean request's work alone (one request in heavy_every does skew
+       times the CPU), the same for every model */
+    double mean_us = o->cpu_us * (1.0 + (double)(o->skew - 1) / o->heavy_every);
+    unsigned rate = mean_us > 0 ? (unsigned)(o->mixed_load / 100.0 * ncpu * 1e6 / mean_us) : 0;
+    static const char *const variants[] = { "uniform", "skewed", "skewed-open" };
+    for (int v = 0; v < 3; v++)
         for (unsigned i = 0; i < o->mixed_conns.n && n < cap; i++) {
+            if (v == 2 && rate == 0)
+                break;
             kase *k = &ks[n++];
             *k = (kase){ .workload = "mixed", .x_name = "conns", .x = o->mixed_conns.v[i],
-                         .pipeline = 1 };
-            snprintf(k->variant, sizeof k->variant, "%s", skewed ? "skewed" : "uniform");
+                         .pipeline = 1, .rate = v == 2 ? rate : 0 };
+            snprintf(k->variant, sizeof k->variant, "%s", variants[v]);
             snprintf(k->path, sizeof k->path, "/work?kib=%u&wait_us=%u", kib, o->wait_us);
-            if (skewed) {
+            if (v > 0) {
                 snprintf(k->heavy_path, sizeof k->heavy_path, "/work?kib=%u&wait_us=%u",
                          kib * o->skew, o->wait_us);
                 k->heavy_every = o->heavy_every;
@@ -474,7 +497,7 @@ int models_main(int argc, char **argv)
     double ns_per_kib = work_ns_per_kib();
     kase ks[128];
     size_t nk = plan(&o, ks, 128);
-    nk = plan_mixed(&o, ns_per_kib, ks, nk, 128);
+    nk = plan_mixed(&o, ns_per_kib, c.ncpu, ks, nk, 128);
     unsigned nmodels = 0;
     for (int m = 0; m < MODEL_COUNT; m++)
         nmodels += (o.models >> m) & 1;
@@ -555,7 +578,7 @@ int models_main(int argc, char **argv)
     free(rounds);
     eddy_rt_free(c.lg_rt);
 
-    char cmd[1024], cpu[256], kernel[256], date[64], notes[1024], eddyv[32];
+    char cmd[1024], cpu[256], kernel[256], date[64], notes[2048], eddyv[32];
     join_args(argc, argv, cmd, sizeof cmd);
     cpu_model(cpu, sizeof cpu);
     struct utsname u;
@@ -577,10 +600,11 @@ int models_main(int argc, char **argv)
              "(no coordinated omission). CPU is the server's (or the fan-out client's) user + "
              "system time in the measured window (fan-out: its whole run). mixed: %u us of "
              "CPU (hashing; 1 KiB = %.2f us here) then %u us of waiting per request; skewed: "
-             "one connection in %u does %ux the CPU. fanout: n = max(%u c, %u) GETs, "
+             "one connection in %u does %ux the CPU; skewed-open offers a constant rate that "
+             "needs %u%% of the CPUs for that work. fanout: n = max(%u c, %u) GETs, "
              "origin delay %u ms, thread-pool %u threads; server thread-pool %u threads.",
              o.rounds, o.duration_ms, o.warmup_ms, o.lg_workers, o.cpu_us, ns_per_kib / 1000,
-             o.wait_us, o.heavy_every, o.skew, o.fanout_per_c, o.fanout_min_n, o.delay_ms,
+             o.wait_us, o.heavy_every, o.skew, o.mixed_load, o.fanout_per_c, o.fanout_min_n, o.delay_ms,
              o.fanout_pool, o.pool);
     report_meta meta = {
         .command = cmd, .mode = o.full ? "full" : "quick", .date = date, .cpu_model = cpu,

@@ -8,6 +8,7 @@
  * on a few workers (the eddy models).
  */
 #include "fanout.h"
+#include "proc.h"
 
 #include <curl/curl.h>
 #include <eddy.h>
@@ -34,16 +35,6 @@
 
 _Static_assert(sizeof ((fanout_result *)0)->per_worker == MAX_WORKERS * sizeof(uint64_t),
                "MAX_WORKERS follows fanout_result.per_worker");
-
-/* The soft fd limit up to the hard one: 10,000 connections must fit. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
 
 /* A strict decimal in [lo, hi]: no sign, no blanks, nothing after. */
 static int parse_num(const char *prog, const char *name, const char *s, unsigned long lo,
@@ -177,7 +168,7 @@ int origin_main(int argc, char **argv)
         fprintf(stderr, "origin: unexpected argument '%s'\n", argv[optind]);
         goto usage;
     }
-    raise_nofile();
+    (void)raise_nofile(); /* 10,000 connections must fit */
 
     /* SIGTERM and SIGINT are read from a signalfd; the workers inherit the
        mask, so no worker is interrupted by them */
@@ -249,18 +240,11 @@ struct run {
     unsigned spawned;
 };
 
-/* Threads of this process now (/proc/self/status), 0 if unknown. */
+/* Threads of this process now, 0 if unknown. */
 static unsigned threads_now(void)
 {
-    FILE *f = fopen("/proc/self/status", "re");
-    unsigned n = 0;
-    char line[128];
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "Threads: %u", &n) == 1)
-            break;
-    if (f != NULL)
-        fclose(f);
-    return n;
+    long n = proc_threads(getpid());
+    return n > 0 ? (unsigned)n : 0;
 }
 
 /* *a = max(*a, v), or min when less. */
@@ -587,7 +571,7 @@ int fanout_main(int argc, char **argv)
         fprintf(stderr, "fanout: %s is required\n", missing);
         return fanout_usage();
     }
-    raise_nofile();
+    (void)raise_nofile(); /* 10,000 connections must fit */
     fanout_result *r = malloc(sizeof *r);
     if (r == NULL)
         return 1;
@@ -604,11 +588,12 @@ int fanout_main(int argc, char **argv)
         len += (size_t)snprintf(share + len, sizeof share - len, "%s%.3f", k > 0 ? "," : "", f);
     }
     printf("result requests=%llu errors=%llu wall_s=%.6f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
-           "p999_ms=%.3f threads=%u share=%s\n",
+           "p999_ms=%.3f threads=%u share=%s rss_kb=%ld\n",
            (unsigned long long)r->requests, (unsigned long long)r->errors, r->wall_s,
            (double)hist_percentile(&r->lat, 50) / 1e6, (double)hist_percentile(&r->lat, 90) / 1e6,
            (double)hist_percentile(&r->lat, 99) / 1e6,
-           (double)hist_percentile(&r->lat, 99.9) / 1e6, r->threads_peak, share);
+           (double)hist_percentile(&r->lat, 99.9) / 1e6, r->threads_peak, share,
+           proc_hwm_kb(getpid())); /* its peak RSS, read by itself: exact */
     fflush(stdout);
     free(r);
     return 0;

@@ -179,6 +179,28 @@ long proc_threads(pid_t pid)
     return t;
 }
 
+long proc_hwm_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+void sampler_hwm_now(sampler *s)
+{
+    long kb = proc_hwm_kb(s->pid);
+    if (kb > s->hwm_kb)
+        s->hwm_kb = kb;
+}
+
 static void *sampler_main(void *arg)
 {
     sampler *s = arg;
@@ -196,6 +218,7 @@ static void *sampler_main(void *arg)
         long t = proc_threads(s->pid);
         if (t > s->threads_peak)
             s->threads_peak = t;
+        sampler_hwm_now(s);
         usleep(20000);
     }
     if (!from_done)
@@ -212,6 +235,7 @@ int sampler_start(sampler *s, pid_t pid, uint64_t from_ns, uint64_t to_ns)
     s->to_ns = to_ns;
     s->cpu_from = s->cpu_to = 0;
     s->threads_peak = proc_threads(pid);
+    s->hwm_kb = proc_hwm_kb(pid);
     atomic_init(&s->stop, false);
     return -pthread_create(&s->th, NULL, sampler_main, s);
 }

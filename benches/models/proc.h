@@ -39,6 +39,10 @@ int child_finish(child *c, char *rest, size_t cap, int timeout_ms, struct rusage
 double proc_cpu_s(pid_t pid);
 /* Its thread count now, or -1. */
 long proc_threads(pid_t pid);
+/* Its peak RSS so far (VmHWM), KiB, or -1. Not wait4's ru_maxrss: for a
+   child that was forked and then exec'ed that counts the parent's RSS at
+   the fork too (Linux keeps the larger). */
+long proc_hwm_kb(pid_t pid);
 
 /* Watches pid from a thread: CPU time at `from_ns` and at `to_ns`
    (eddy_now_ns clock) and the peak thread count between. */
@@ -47,11 +51,14 @@ typedef struct sampler {
     uint64_t from_ns, to_ns;
     double cpu_from, cpu_to;
     long threads_peak;
+    long hwm_kb;            /* VmHWM at the last reading */
     atomic_bool stop;
     pthread_t th;
 } sampler;
 
 int sampler_start(sampler *s, pid_t pid, uint64_t from_ns, uint64_t to_ns);
+/* Takes a reading of pid's peak RSS now (while it still lives). */
+void sampler_hwm_now(sampler *s);
 /* Stops it; cpu_to is taken now if to_ns was not reached. */
 void sampler_stop(sampler *s);
 

@@ -215,8 +215,8 @@ int serve_main(int argc, char **argv)
         fflush(stdout);
         wait_stdin_eof();
         st_stop(s);
-        printf("served %llu\nshare -\n",
-               (unsigned long long)atomic_load(&served[MAX_WORKERS]));
+        printf("served %llu\nshare -\nrss_kb %ld\n",
+               (unsigned long long)atomic_load(&served[MAX_WORKERS]), proc_hwm_kb(getpid()));
         return 0;
     }
 
@@ -259,6 +259,6 @@ int serve_main(int argc, char **argv)
     for (unsigned i = 0; i < nw && i < MAX_WORKERS; i++)
         printf("%s%.3f", i ? "," : "",
                total ? (double)atomic_load(&served[i]) / (double)total : 0.0);
-    printf("\n");
+    printf("\nrss_kb %ld\n", proc_hwm_kb(getpid()));
     return 0;
 }

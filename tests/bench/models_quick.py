@@ -106,7 +106,7 @@ def tiny_sweep():
     try:
         args = ["models", "--quick", "--out", out, "--duration-ms", "300", "--warmup-ms", "100",
                 "--conns", "4,8", "--conns-p16", "4", "--conns-open", "4", "--rate", "400",
-                "--mixed-conns", "4", "--cpu-us", "20", "--wait-us", "200",
+                "--mixed-conns", "4", "--cpu-us", "20", "--wait-us", "200", "--mixed-load", "5",
                 "--c", "5,10", "--delay-ms", "5", "--per-c", "4", "--min-n", "20"]
         p = run(args, timeout=240)
         sys.stdout.write(p.stdout[-3000:])
@@ -118,7 +118,8 @@ def tiny_sweep():
             check(not missing, f"record lacks {missing}")
         want = {("fanout", "d5ms"): [5, 10], ("server", "closed"): [4, 8],
                 ("server", "closed-p16"): [4], ("server", "open"): [4],
-                ("mixed", "uniform"): [4], ("mixed", "skewed"): [4]}
+                ("mixed", "uniform"): [4], ("mixed", "skewed"): [4],
+                ("mixed", "skewed-open"): [4]}
         for (wl, var), xs in want.items():
             for m in MODELS:
                 for x in xs:

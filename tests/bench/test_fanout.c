@@ -367,7 +367,10 @@ static void fanout_main_is_strict_and_prints_one_result_line(void **state)
 
     assert_int_equal(CMD("fanout", "--model", "threads", "--url", url, "--n", "5", "--c", "2"), 0);
     assert_non_null(strstr(out, "requests=5 errors=0 "));
-    assert_non_null(strstr(out, " share=-\n"));
+    assert_non_null(strstr(out, " share=- rss_kb="));
+    long kb = 0;
+    assert_int_equal(sscanf(strstr(out, " rss_kb="), " rss_kb=%ld", &kb), 1);
+    assert_true(kb > 1000); /* its peak RSS: more than a megabyte, surely */
 #undef CMD
 }
 

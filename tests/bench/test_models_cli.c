@@ -67,7 +67,7 @@ static void every_option_lands_in_its_field(void **state)
                            "--lg-workers", "2", "--pool", "8", "--fanout-pool", "9", "--pin",
                            "--conns", "1,2,3", "--conns-p16", "4", "--conns-open", "5,6",
                            "--rate", "777", "--mixed-conns", "7", "--cpu-us", "50",
-                           "--wait-us", "0", "--skew", "100", "--heavy-every", "5", "--c",
+                           "--wait-us", "0", "--skew", "100", "--heavy-every", "5", "--mixed-load", "60", "--c",
                            "11,22", "--delay-ms", "3", "--per-c", "4", "--min-n", "10", NULL),
                      0);
     assert_int_equal(o.workloads, WL_FANOUT | WL_MIXED);
@@ -91,6 +91,7 @@ static void every_option_lands_in_its_field(void **state)
     assert_int_equal(o.wait_us, 0);
     assert_int_equal(o.skew, 100);
     assert_int_equal(o.heavy_every, 5);
+    assert_int_equal(o.mixed_load, 60);
     assert_int_equal(o.fanout_c.n, 2);
     assert_int_equal(o.fanout_c.v[1], 22);
     assert_int_equal(o.delay_ms, 3);
