@@ -222,6 +222,7 @@ struct stripe {
 struct run {
     const fanout_opts *o;
     atomic_uint next;              /* the next request index to take */
+    atomic_bool told;              /* the first failure was reported */
     atomic_uint_fast64_t ok;       /* answered 200 */
     _Atomic uint64_t first, last;  /* earliest request start, latest end */
     _Atomic uint64_t peak;         /* threads of the process, at most */
@@ -309,8 +310,12 @@ static void *thread_main(void *arg)
     while (atomic_fetch_add(&run->next, 1) < run->o->n) {
         uint64_t t0 = eddy_now_ns();
         long status = 0;
-        if (curl_easy_perform(easy) == CURLE_OK)
+        CURLcode cc = curl_easy_perform(easy);
+        if (cc == CURLE_OK)
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200 && !atomic_exchange(&run->told, true))
+            fprintf(stderr, "%s: first failed request: %s (status %ld)\n",
+                    model_name(run->o->model), curl_easy_strerror(cc), status);
         uint64_t t1 = eddy_now_ns();
         if (first == UINT64_MAX)
             first = t0;
