@@ -164,34 +164,31 @@ double proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-long proc_threads(pid_t pid)
+/* A "Name: N" line of /proc/PID/status, or -1. */
+static long status_field(pid_t pid, const char *name)
 {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "re");
     if (f == NULL)
         return -1;
-    long t = -1;
+    size_t nl = strlen(name);
+    long v = -1;
     while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "Threads: %ld", &t) == 1)
+        if (strncmp(line, name, nl) == 0 && line[nl] == ':' && sscanf(line + nl + 1, "%ld", &v) == 1)
             break;
     fclose(f);
-    return t;
+    return v;
+}
+
+long proc_threads(pid_t pid)
+{
+    return status_field(pid, "Threads");
 }
 
 long proc_hwm_kb(pid_t pid)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return -1;
-    long kb = -1;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
+    return status_field(pid, "VmHWM");
 }
 
 void sampler_hwm_now(sampler *s)

@@ -93,9 +93,7 @@ static const char *orq(const char *s)
     return s != NULL ? s : "?";
 }
 
-/* Formats the message of an error, with strerror(-rc) appended. */
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+int report_fail_(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
     if (err == NULL || errlen == 0)
         return rc;
@@ -382,10 +380,10 @@ static int out_open(struct out *o, const char *dir, const char *name, char *err,
 {
     o->f = NULL;
     if ((size_t)snprintf(o->path, sizeof o->path, "%s/%s", dir, name) >= sizeof o->path)
-        return fail(err, errlen, -ENAMETOOLONG, "cannot write %s/%s", dir, name);
+        return report_fail_(err, errlen, -ENAMETOOLONG, "cannot write %s/%s", dir, name);
     o->f = fopen(o->path, "we");
     if (o->f == NULL)
-        return fail(err, errlen, -errno, "cannot write %s", o->path);
+        return report_fail_(err, errlen, -errno, "cannot write %s", o->path);
     return 0;
 }
 
@@ -399,7 +397,7 @@ static int out_close(struct out *o, char *err, size_t errlen)
     int rc = fclose(o->f);
     o->f = NULL;
     if (bad || rc != 0)
-        return fail(err, errlen, errno > 0 ? -errno : -EIO, "cannot write %s", o->path);
+        return report_fail_(err, errlen, errno > 0 ? -errno : -EIO, "cannot write %s", o->path);
     return 0;
 }
 
@@ -408,9 +406,9 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
     char p[PATH_MAX];
     size_t len = strlen(dir);
     if (len == 0)
-        return fail(err, errlen, -EINVAL, "no output directory given");
+        return report_fail_(err, errlen, -EINVAL, "no output directory given");
     if (len >= sizeof p)
-        return fail(err, errlen, -ENAMETOOLONG, "cannot create %s", dir);
+        return report_fail_(err, errlen, -ENAMETOOLONG, "cannot create %s", dir);
     memcpy(p, dir, len + 1);
     for (char *s = p + 1;; s++) {
         if (*s != '/' && *s != '\0')
@@ -418,16 +416,16 @@ static int mkdir_p(const char *dir, char *err, size_t errlen)
         char c = *s;
         *s = '\0';
         if (mkdir(p, 0755) < 0 && errno != EEXIST)
-            return fail(err, errlen, -errno, "cannot create %s", p);
+            return report_fail_(err, errlen, -errno, "cannot create %s", p);
         *s = c;
         if (c == '\0')
             break;
     }
     struct stat st;
     if (stat(dir, &st) < 0)
-        return fail(err, errlen, -errno, "cannot create %s", dir);
+        return report_fail_(err, errlen, -errno, "cannot create %s", dir);
     if (!S_ISDIR(st.st_mode))
-        return fail(err, errlen, -ENOTDIR, "cannot create %s", dir);
+        return report_fail_(err, errlen, -ENOTDIR, "cannot create %s", dir);
     return 0;
 }
 
@@ -493,7 +491,7 @@ static int dump_json(json_t *j, const char *dir, const char *name, char *err, si
         return rc;
     if (json_dumpf(j, o.f, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0 || fputc('\n', o.f) == EOF) {
         fclose(o.f);
-        return fail(err, errlen, errno > 0 ? -errno : -EIO, "cannot write %s", o.path);
+        return report_fail_(err, errlen, errno > 0 ? -errno : -EIO, "cannot write %s", o.path);
     }
     return out_close(&o, err, errlen);
 }
@@ -511,7 +509,7 @@ static int write_json(const char *dir, const mrec *recs, size_t n, char *err, si
         }
     }
     if (a == NULL)
-        return fail(err, errlen, -ENOMEM, "cannot build results.json");
+        return report_fail_(err, errlen, -ENOMEM, "cannot build results.json");
     int rc = dump_json(a, dir, "results.json", err, errlen);
     json_decref(a);
     return rc;
@@ -576,7 +574,7 @@ static int write_meta(const char *dir, const report_meta *m, const char *gnuplot
         m = &none;
     json_t *j = json_object();
     if (j == NULL)
-        return fail(err, errlen, -ENOMEM, "cannot build meta.json");
+        return report_fail_(err, errlen, -ENOMEM, "cannot build meta.json");
     json_object_set_new(j, "command", jstr(m->command));
     json_object_set_new(j, "mode", jstr(m->mode));
     json_object_set_new(j, "date", jstr(m->date));
@@ -696,12 +694,12 @@ int report_write(const char *dir, const mrec *recs, size_t n, const report_meta 
     if (plots_written != NULL)
         *plots_written = 0;
     if (dir == NULL || (n > 0 && recs == NULL))
-        return fail(err, errlen, -EINVAL, "report_write: no directory or no records");
+        return report_fail_(err, errlen, -EINVAL, "report_write: no directory or no records");
     if ((rc = mkdir_p(dir, err, errlen)) < 0)
         return rc;
     size_t *idx = order_build(recs, n);
     if (idx == NULL)
-        return fail(err, errlen, -ENOMEM, "cannot order the records");
+        return report_fail_(err, errlen, -ENOMEM, "cannot order the records");
     if (m == NULL)
         m = &none;
     if ((rc = write_json(dir, recs, n, err, errlen)) == 0 &&

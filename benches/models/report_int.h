@@ -19,4 +19,9 @@ int report_plots_(const char *dir, const mrec *recs, size_t n, const size_t *idx
 void report_plots_md_(FILE *md, const char *dir, const mrec *recs, size_t n,
                       const size_t *idx, const char *wl, int status);
 
+/* Formats the message of an error into err, with strerror(-rc) appended;
+   returns rc. */
+__attribute__((format(printf, 4, 5)))
+int report_fail_(char *err, size_t errlen, int rc, const char *fmt, ...);
+
 #endif

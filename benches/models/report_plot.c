@@ -63,20 +63,6 @@ static bool same_group(const mrec *a, const mrec *b)
     return streq(a->workload, b->workload) && strncmp(a->variant, b->variant, sizeof a->variant) == 0;
 }
 
-__attribute__((format(printf, 4, 5)))
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return rc;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    if (k >= 0 && (size_t)k < errlen)
-        snprintf(err + k, errlen - (size_t)k, ": %s", strerror(-rc));
-    return rc;
-}
-
 /* s (at most max bytes) for a file name: ASCII letters, digits and ._+-
    kept, anything else '_'; never empty, never hidden, at most 31 bytes. */
 static void safe(char *out, const char *s, size_t max)
@@ -222,9 +208,9 @@ static int out_open(struct out *o, const char *dir, const char *name, char *err,
 {
     o->f = NULL;
     if ((size_t)snprintf(o->path, sizeof o->path, "%s/%s", dir, name) >= sizeof o->path)
-        return fail(err, errlen, -ENAMETOOLONG, "cannot write %s/%s", dir, name);
+        return report_fail_(err, errlen, -ENAMETOOLONG, "cannot write %s/%s", dir, name);
     if ((o->f = fopen(o->path, "we")) == NULL)
-        return fail(err, errlen, -errno, "cannot write %s", o->path);
+        return report_fail_(err, errlen, -errno, "cannot write %s", o->path);
     return 0;
 }
 
@@ -234,7 +220,7 @@ static int out_close(struct out *o, char *err, size_t errlen)
     errno = 0;
     int rc = fclose(o->f);
     if (bad || rc != 0)
-        return fail(err, errlen, errno > 0 ? -errno : -EIO, "cannot write %s", o->path);
+        return report_fail_(err, errlen, errno > 0 ? -errno : -EIO, "cannot write %s", o->path);
     return 0;
 }
 
@@ -421,7 +407,7 @@ int report_plots_(const char *dir, const mrec *r, size_t n, const size_t *idx, c
     version[0] = '\0';
     int rc = plot_list(r, n, idx, &v, &np);
     if (rc < 0)
-        return fail(err, errlen, rc, "cannot plan the plots");
+        return report_fail_(err, errlen, rc, "cannot plan the plots");
     for (size_t i = 0; i < np && rc == 0; i++)
         rc = write_data(dir, r, idx, &v[i], err, errlen);
     if (rc == 0 && (rc = out_open(&o, dir, "plots.gp", err, errlen)) == 0) {
