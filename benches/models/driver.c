@@ -221,7 +221,7 @@ static void run_server(struct ctx *c, const kase *k, enum model m, mrec *r)
                  sh + 6);
     }
     if (res->timeouts > 0 && r->ok)
-        snprintf(r->note, sizeof r->note, "%llu answers later than 5 s",
+        snprintf(r->note, sizeof r->note, "%llu requests unanswered for 5 s or the whole window",
                  (unsigned long long)res->timeouts);
     free(res);
 }

@@ -156,6 +156,14 @@ static void *conn_task(void *arg)
                 break;
             uint64_t now = eddy_now_ns();
             bool measured = due[i] >= run->start_ns && now <= run->end_ns;
+            if (due[i] < run->start_ns && now > run->end_ns) {
+                /* sent before the window and answered only after it: it
+                   waited through all of it (a connection a full thread
+                   pool left in its backlog until another closed) */
+                mine.errors++;
+                mine.timeouts++;
+                continue;
+            }
             if (status < 200 || status > 299)
                 mine.errors += measured;
             else if (measured) {

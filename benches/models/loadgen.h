@@ -34,7 +34,9 @@ typedef struct lg_result {
     uint64_t requests;      /* answered 2xx in the measured time */
     uint64_t errors;        /* connect, read, write or parse failures, non-2xx
                                answers, answers later than timeout_ms */
-    uint64_t timeouts;      /* of which answers later than timeout_ms */
+    uint64_t timeouts;      /* of which answers later than timeout_ms, or
+                               sent before the window and answered only
+                               after it (they waited through all of it) */
     double secs;            /* the measured time */
     hist lat;               /* latency of each answer, ns */
 } lg_result;

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <stdatomic.h>
@@ -219,6 +220,57 @@ static void a_server_that_never_answers_costs_timeouts_not_a_hang(void **state)
     close(lfd);
 }
 
+/* One blocking thread serving one connection at a time to its end, as a
+   thread pool of one: the others wait in the backlog. */
+static void *one_at_a_time(void *arg)
+{
+    int lfd = *(int *)arg;
+    int fd;
+    while ((fd = accept(lfd, NULL, NULL)) >= 0) {
+        char b[4096];
+        ssize_t n;
+        while ((n = read(fd, b, sizeof b)) > 0)
+            for (ssize_t i = 3; i < n; i++)
+                if (memcmp(b + i - 3, "\r\n\r\n", 4) == 0 &&
+                    write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 40) != 40)
+                    break;
+        close(fd);
+    }
+    return NULL;
+}
+
+static void connections_a_server_never_reaches_are_errors(void **state)
+{
+    (void)state;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 64), 0);
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, one_at_a_time, &lfd), 0);
+    lg_opts o;
+    lg_opts_init(&o);
+    o.port = ntohs(a.sin_port);
+    o.conns = 3;
+    o.warmup_ms = 100;
+    o.duration_ms = 300;
+    int rc;
+    lg_result *r = run(&o, &rc);
+    assert_ok(rc);
+    /* one connection was served; the two left waiting from the warm-up
+       on are answered only once it closes, after the window: errors */
+    assert_true(r->requests > 10);
+    assert_int_equal(r->timeouts, 2);
+    assert_int_equal(r->errors, 2);
+    free(r);
+    shutdown(lfd, SHUT_RDWR);
+    close(lfd);
+    pthread_join(th, NULL);
+}
+
 static void skewed_connections_ask_for_the_heavy_path(void **state)
 {
     (void)state;
@@ -250,6 +302,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(a_server_that_never_answers_costs_timeouts_not_a_hang, setup,
                                     teardown),
     cmocka_unit_test_setup_teardown(skewed_connections_ask_for_the_heavy_path, setup, teardown),
+    cmocka_unit_test_setup_teardown(connections_a_server_never_reaches_are_errors, setup, teardown),
     cmocka_unit_test_setup_teardown(closed_loop_counts_every_answer, setup, teardown),
     cmocka_unit_test_setup_teardown(open_loop_follows_the_rate_and_charges_waits_from_the_due_time,
                                     setup, teardown),
