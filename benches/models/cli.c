@@ -17,7 +17,7 @@ void models_usage(FILE *f)
         "Runs every workload under every model on loopback and writes DIR/results.json,\n"
         "DIR/results.csv, DIR/meta.json, the plots and DIR/report.md (DIR: models-out).\n"
         "  --quick              few points, one round each (the default; about a minute)\n"
-        "  --full               sweeps 10..10,000, 5 rounds per point (about 35 minutes)\n"
+        "  --full               sweeps 10..10,000, 5 rounds per point (about 40 minutes)\n"
         "  --workload W         fanout, server or mixed; repeat or list with commas\n"
         "                       (default: all three)\n"
         "  --models LIST        a subset of threads,thread-pool,single-loop,\n"
