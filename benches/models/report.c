@@ -371,12 +371,8 @@ void report_print_table(FILE *f, const mrec *recs, size_t n)
 
 /* ------------------------------------------------------------ files */
 
-struct out {
-    FILE *f;
-    char path[PATH_MAX];
-};
-
-static int out_open(struct out *o, const char *dir, const char *name, char *err, size_t errlen)
+int report_out_open_(struct report_out *o, const char *dir, const char *name, char *err,
+                     size_t errlen)
 {
     o->f = NULL;
     if ((size_t)snprintf(o->path, sizeof o->path, "%s/%s", dir, name) >= sizeof o->path)
@@ -387,8 +383,7 @@ static int out_open(struct out *o, const char *dir, const char *name, char *err,
     return 0;
 }
 
-/* Closes o; any write error so far (disk full) is reported here. */
-static int out_close(struct out *o, char *err, size_t errlen)
+int report_out_close_(struct report_out *o, char *err, size_t errlen)
 {
     if (o->f == NULL)
         return 0;
@@ -485,15 +480,15 @@ static json_t *field_json(const mrec *r, const struct field *f)
 
 static int dump_json(json_t *j, const char *dir, const char *name, char *err, size_t errlen)
 {
-    struct out o;
-    int rc = out_open(&o, dir, name, err, errlen);
+    struct report_out o;
+    int rc = report_out_open_(&o, dir, name, err, errlen);
     if (rc < 0)
         return rc;
     if (json_dumpf(j, o.f, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) < 0 || fputc('\n', o.f) == EOF) {
         fclose(o.f);
         return report_fail_(err, errlen, errno > 0 ? -errno : -EIO, "cannot write %s", o.path);
     }
-    return out_close(&o, err, errlen);
+    return report_out_close_(&o, err, errlen);
 }
 
 static int write_json(const char *dir, const mrec *recs, size_t n, char *err, size_t errlen)
@@ -535,8 +530,8 @@ static void csv_str(FILE *f, const char *s, size_t len)
 
 static int write_csv(const char *dir, const mrec *recs, size_t n, char *err, size_t errlen)
 {
-    struct out o;
-    int rc = out_open(&o, dir, "results.csv", err, errlen);
+    struct report_out o;
+    int rc = report_out_open_(&o, dir, "results.csv", err, errlen);
     if (rc < 0)
         return rc;
     for (size_t k = 0; k < NFIELDS; k++)
@@ -563,7 +558,7 @@ static int write_csv(const char *dir, const mrec *recs, size_t n, char *err, siz
         }
         fputs("\r\n", o.f);
     }
-    return out_close(&o, err, errlen);
+    return report_out_close_(&o, err, errlen);
 }
 
 static int write_meta(const char *dir, const report_meta *m, const char *gnuplot, char *err,
@@ -627,8 +622,8 @@ static int write_md(const char *dir, const mrec *recs, size_t n, const size_t *i
                     const report_meta *m, const char *gnuplot, int status, char *err,
                     size_t errlen)
 {
-    struct out o;
-    int rc = out_open(&o, dir, "report.md", err, errlen);
+    struct report_out o;
+    int rc = report_out_open_(&o, dir, "report.md", err, errlen);
     if (rc < 0)
         return rc;
     FILE *f = o.f;
@@ -680,7 +675,7 @@ static int write_md(const char *dir, const mrec *recs, size_t n, const size_t *i
             report_plots_md_(f, dir, recs, n, idx, r->workload, status);
         }
     }
-    return out_close(&o, err, errlen);
+    return report_out_close_(&o, err, errlen);
 }
 
 int report_write(const char *dir, const mrec *recs, size_t n, const report_meta *m,

@@ -199,42 +199,17 @@ static void dat_val(FILE *f, double v, bool positive)
         fputs(" ?", f);
 }
 
-struct out {
-    FILE *f;
-    char path[PATH_MAX];
-};
-
-static int out_open(struct out *o, const char *dir, const char *name, char *err, size_t errlen)
-{
-    o->f = NULL;
-    if ((size_t)snprintf(o->path, sizeof o->path, "%s/%s", dir, name) >= sizeof o->path)
-        return report_fail_(err, errlen, -ENAMETOOLONG, "cannot write %s/%s", dir, name);
-    if ((o->f = fopen(o->path, "we")) == NULL)
-        return report_fail_(err, errlen, -errno, "cannot write %s", o->path);
-    return 0;
-}
-
-static int out_close(struct out *o, char *err, size_t errlen)
-{
-    int bad = ferror(o->f);
-    errno = 0;
-    int rc = fclose(o->f);
-    if (bad || rc != 0)
-        return report_fail_(err, errlen, errno > 0 ? -errno : -EIO, "cannot write %s", o->path);
-    return 0;
-}
-
 /* The data of plot p: per model (lines: x throughput p99 wall ideal; '?'
    where a value cannot be drawn), the ideal, or the bars. */
 static int write_data(const char *dir, const mrec *r, const size_t *idx, const struct plot *p,
                       char *err, size_t errlen)
 {
-    struct out o;
+    struct report_out o;
     char name[128];
     int rc = 0;
     if (p->kind == P_BARS) {
         snprintf(name, sizeof name, "%s.dat", p->base);
-        if ((rc = out_open(&o, dir, name, err, errlen)) < 0)
+        if ((rc = report_out_open_(&o, dir, name, err, errlen)) < 0)
             return rc;
         fputs("# model x cpu_s rss_mib colour\n", o.f);
         for (int m = 0; m < MODEL_COUNT; m++) {
@@ -245,11 +220,11 @@ static int write_data(const char *dir, const mrec *r, const size_t *idx, const s
                 fprintf(o.f, "%s %s=%.10g %.10g %.10g %ld\n", model_name(m), xn, b->x, b->cpu_s,
                         (double)b->rss_kb / 1024, strtol(colours[m] + 1, NULL, 16));
         }
-        return out_close(&o, err, errlen);
+        return report_out_close_(&o, err, errlen);
     }
     if (p->kind == P_WALL) { /* and the models' data below */
         snprintf(name, sizeof name, "%s-ideal.dat", p->gbase);
-        if ((rc = out_open(&o, dir, name, err, errlen)) < 0)
+        if ((rc = report_out_open_(&o, dir, name, err, errlen)) < 0)
             return rc;
         fputs("# x ideal_s\n", o.f);
         double last = NAN;
@@ -260,7 +235,7 @@ static int write_data(const char *dir, const mrec *r, const size_t *idx, const s
                 last = q->x;
             }
         }
-        if ((rc = out_close(&o, err, errlen)) < 0)
+        if ((rc = report_out_close_(&o, err, errlen)) < 0)
             return rc;
     }
     for (int m = 0; m < MODEL_COUNT; m++) { /* rewritten for each plot of the group */
@@ -270,7 +245,7 @@ static int write_data(const char *dir, const mrec *r, const size_t *idx, const s
             const mrec *q = &r[idx[i]];
             if (model_parse(q->model) != m || !q->ok || !(q->x > 0) || !isfinite(q->x))
                 continue;
-            if (!opened && (rc = out_open(&o, dir, name, err, errlen)) == 0)
+            if (!opened && (rc = report_out_open_(&o, dir, name, err, errlen)) == 0)
                 fputs("# x throughput p99_ms wall_s ideal_s\n", o.f);
             opened = rc == 0;
             if (opened) {
@@ -282,7 +257,7 @@ static int write_data(const char *dir, const mrec *r, const size_t *idx, const s
                 fputc('\n', o.f);
             }
         }
-        if (opened && (rc = out_close(&o, err, errlen)) < 0)
+        if (opened && (rc = report_out_close_(&o, err, errlen)) < 0)
             return rc;
     }
     return rc;
@@ -401,7 +376,7 @@ int report_plots_(const char *dir, const mrec *r, size_t n, const size_t *idx, c
 {
     struct plot *v;
     size_t np;
-    struct out o;
+    struct report_out o;
     char path[PATH_MAX];
     *written = 0;
     version[0] = '\0';
@@ -410,14 +385,14 @@ int report_plots_(const char *dir, const mrec *r, size_t n, const size_t *idx, c
         return report_fail_(err, errlen, rc, "cannot plan the plots");
     for (size_t i = 0; i < np && rc == 0; i++)
         rc = write_data(dir, r, idx, &v[i], err, errlen);
-    if (rc == 0 && (rc = out_open(&o, dir, "plots.gp", err, errlen)) == 0) {
+    if (rc == 0 && (rc = report_out_open_(&o, dir, "plots.gp", err, errlen)) == 0) {
         fprintf(o.f, "# The plots of this report (eddy-bench models). To draw them again, run\n"
                 "# `gnuplot plots.gp` in this directory.\nPNGTERM = strstrt(GPVAL_TERMINALS, "
                 "'pngcairo') > 0 ? \"%s\" : \"png noenhanced\"\n", PNGTERM);
         for (size_t i = 0; i < np; i++)
             for (int png = 0; png < 2; png++)
                 write_plot(o.f, r, idx, &v[i], png);
-        rc = out_close(&o, err, errlen);
+        rc = report_out_close_(&o, err, errlen);
     }
     if (rc < 0) {
         free(v);

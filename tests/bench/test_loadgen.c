@@ -179,11 +179,9 @@ static void errors_and_bad_options(void **state)
     free(r);
 }
 
-/* A listener nobody accepts from: connects succeed (the backlog), no
-   answer ever comes, as with a thread pool whose threads are all busy. */
-static void a_server_that_never_answers_costs_timeouts_not_a_hang(void **state)
+/* A listening socket on a free loopback port (backlog 64). */
+static int loopback_listener(uint16_t *port)
 {
-    (void)state;
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(lfd >= 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -191,9 +189,20 @@ static void a_server_that_never_answers_costs_timeouts_not_a_hang(void **state)
     assert_int_equal(listen(lfd, 64), 0);
     socklen_t al = sizeof a;
     assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    return lfd;
+}
+
+/* A listener nobody accepts from: connects succeed (the backlog), no
+   answer ever comes, as with a thread pool whose threads are all busy. */
+static void a_server_that_never_answers_costs_timeouts_not_a_hang(void **state)
+{
+    (void)state;
+    uint16_t port;
+    int lfd = loopback_listener(&port);
     lg_opts o;
     lg_opts_init(&o);
-    o.port = ntohs(a.sin_port);
+    o.port = port;
     o.conns = 3;
     o.duration_ms = 600;
     o.timeout_ms = 200;
@@ -242,18 +251,13 @@ static void *one_at_a_time(void *arg)
 static void connections_a_server_never_reaches_are_errors(void **state)
 {
     (void)state;
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(lfd >= 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(lfd, 64), 0);
-    socklen_t al = sizeof a;
-    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    uint16_t port;
+    int lfd = loopback_listener(&port);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, one_at_a_time, &lfd), 0);
     lg_opts o;
     lg_opts_init(&o);
-    o.port = ntohs(a.sin_port);
+    o.port = port;
     o.conns = 3;
     o.warmup_ms = 100;
     o.duration_ms = 300;
