@@ -49,12 +49,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 
 static int parse_u(const char *s, unsigned min, unsigned max, unsigned *out)
 {
-    if (s == NULL || *s < '0' || *s > '9')
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
+    unsigned long v;
+    if (parse_ulong(s, min, max, &v) < 0)
         return -EINVAL;
     *out = (unsigned)v;
     return 0;

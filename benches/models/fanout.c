@@ -9,6 +9,7 @@
  */
 #include "fanout.h"
 #include "proc.h"
+#include "work.h"
 
 #include <curl/curl.h>
 #include <eddy.h>
@@ -40,17 +41,11 @@ _Static_assert(sizeof ((fanout_result *)0)->per_worker == MAX_WORKERS * sizeof(u
 static int parse_num(const char *prog, const char *name, const char *s, unsigned long lo,
                      unsigned long hi, unsigned long *out)
 {
-    char *end = NULL;
-    unsigned long v = 0;
-    errno = 0;
-    if (s[0] >= '0' && s[0] <= '9')
-        v = strtoul(s, &end, 10);
-    if (end == NULL || errno != 0 || *end != '\0' || v < lo || v > hi) {
+    if (parse_ulong(s, lo, hi, out) < 0) {
         fprintf(stderr, "%s: %s must be a number from %lu to %lu, got '%s'\n", prog, name, lo, hi,
                 s);
         return -1;
     }
-    *out = v;
     return 0;
 }
 
@@ -59,19 +54,9 @@ static int parse_num(const char *prog, const char *name, const char *s, unsigned
 /* delay=MS from the query: 0 when absent, -1 when not a number 0..60000. */
 static long query_delay(const char *q)
 {
-    while (q != NULL && *q != '\0') {
-        if (strncmp(q, "delay=", 6) == 0) {
-            char *end;
-            if (q[6] < '0' || q[6] > '9')
-                return -1; /* empty, signed or blank */
-            long ms = strtol(q + 6, &end, 10); /* an overflow saturates: above the max */
-            return (*end == '\0' || *end == '&') && ms <= DELAY_MAX ? ms : -1;
-        }
-        q = strchr(q, '&');
-        if (q != NULL)
-            q++;
-    }
-    return 0;
+    unsigned ms = 0;
+    int rc = work_query_uint(q, "delay", DELAY_MAX, &ms);
+    return rc == -EINVAL ? -1 : (long)ms;
 }
 
 static int origin_handle(eddy_http_req *req, eddy_http_resp *resp, void *ud)

@@ -35,6 +35,10 @@ int model_parse(const char *s);
 /* True for the three eddy models. */
 bool model_is_eddy(enum model m);
 
+/* A strict decimal from lo to hi: digits only (no sign, no blanks, nothing
+   after), no overflow. 0 or -EINVAL; the caller names the problem. */
+int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out);
+
 /* One point of a sweep, a median over the rounds run. Strings point to
    static storage or live in the record. */
 typedef struct mrec {

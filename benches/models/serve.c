@@ -106,15 +106,11 @@ static void usage(FILE *f)
 
 static int parse_uint(const char *name, const char *s, unsigned long max, unsigned long *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long v = s[0] >= '0' && s[0] <= '9' ? strtoul(s, &end, 10) : 0;
-    if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v > max) {
+    if (parse_ulong(s, 0, max, out) < 0) {
         fprintf(stderr, "eddy-bench serve: %s must be a number from 0 to %lu, got '%s'\n", name,
                 max, s);
         return -EINVAL;
     }
-    *out = v;
     return 0;
 }
 

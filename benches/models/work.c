@@ -42,8 +42,7 @@ uint64_t work_hash(unsigned kib)
     return h;
 }
 
-/* value of key in an a=1&b=2 query: 0 found, -ENOENT absent, -EINVAL bad */
-static int query_uint(const char *q, const char *key, unsigned max, unsigned *out)
+int work_query_uint(const char *q, const char *key, unsigned max, unsigned *out)
 {
     size_t kl = strlen(key);
     while (q != NULL && *q != '\0') {
@@ -77,10 +76,10 @@ int work_parse(const char *path, const char *query, work_req *w)
     }
     if (strcmp(path, "/work") != 0)
         return -ENOENT;
-    int rc = query_uint(query, "kib", WORK_KIB_MAX, &w->kib);
+    int rc = work_query_uint(query, "kib", WORK_KIB_MAX, &w->kib);
     if (rc == -EINVAL)
         return rc;
-    rc = query_uint(query, "wait_us", WORK_WAIT_US_MAX, &w->wait_us);
+    rc = work_query_uint(query, "wait_us", WORK_WAIT_US_MAX, &w->wait_us);
     return rc == -EINVAL ? rc : 0;
 }
 

@@ -29,6 +29,10 @@ typedef struct work_req {
    -ENOENT for an unknown path, -EINVAL for a bad or out-of-range value. */
 int work_parse(const char *path, const char *query, work_req *w);
 
+/* The value of key in a query "a=1&b=2" (NULL: none): 0 with *out set,
+   -ENOENT when absent, -EINVAL when not a decimal up to max. */
+int work_query_uint(const char *q, const char *key, unsigned max, unsigned *out);
+
 /* Hashes kib KiB; the same value for the same kib, every time. */
 uint64_t work_hash(unsigned kib);
 
