@@ -149,7 +149,16 @@ int eddy__http_conn_idle(struct eddy__http_conn *c, uint64_t tick)
     struct eddy_http_server *s = c->srv;
     if (atomic_load_explicit(&s->stopping, memory_order_acquire) != 0)
         return -ESHUTDOWN;
-    arm_idle_timer(c, s->o.keepalive_timeout_ms);
+    int64_t timeout_ms = s->o.keepalive_timeout_ms;
+    if (c->lead_bytes > 0 && s->o.header_timeout_ms >= 0) {
+        /* empty lines came and no request line yet: a head has begun */
+        uint64_t now = eddy_now_ns();
+        int64_t spent = now > c->lead_since_ns ? (int64_t)((now - c->lead_since_ns) / 1000000u) : 0;
+        int64_t left = spent >= s->o.header_timeout_ms ? 0 : s->o.header_timeout_ms - spent;
+        if (timeout_ms < 0 || left < timeout_ms)
+            timeout_ms = left;
+    }
+    arm_idle_timer(c, timeout_ms);
     pthread_mutex_lock(&c->shard->lock);
     eddy_task *self = c->task;
     c->task = NULL; /* the next task's spawner stores its own */

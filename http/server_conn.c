@@ -88,6 +88,19 @@ static void compact(struct eddy__http_active *a)
     a->off = LOOK_BACK;
 }
 
+/* Leaves with c the empty lines read before the next request line, for
+   its next task: the header timeout counts from the first of them. */
+static void keep_lead(struct eddy__http_active *a, uint32_t served_at_start, size_t lead_at_start)
+{
+    struct eddy__http_conn *c = a->c;
+    uint8_t prev;
+    size_t lead = eddy__http_parse_lead(&a->p, &prev);
+    if (lead > 0 && (lead_at_start == 0 || c->served != served_at_start))
+        c->lead_since_ns = eddy_now_ns(); /* they began in this task */
+    c->lead_bytes = lead;
+    c->lead_prev = prev;
+}
+
 /* Serves until the connection goes idle (0: it is no longer ours) or is
    to be closed (< 0). */
 static int serve(struct eddy__http_active *a)
@@ -95,6 +108,9 @@ static int serve(struct eddy__http_active *a)
     struct eddy__http_conn *c = a->c;
     struct eddy_http_server *s = c->srv;
     uint64_t head_deadline = UINT64_MAX;
+    uint32_t served_at_start = c->served;
+    size_t lead_at_start = c->lead_bytes;
+    eddy__http_parse_set_lead(&a->p, c->lead_bytes, c->lead_prev);
     for (;;) {
         while (a->off < a->len) {
             if (!a->p.in_message)
@@ -163,6 +179,7 @@ static int serve(struct eddy__http_active *a)
             /* between requests: a short read took all there was, so go
                idle without another read(2) that would only say EAGAIN */
             if (a->drained) {
+                keep_lead(a, served_at_start, lead_at_start);
                 int r = eddy__http_conn_idle(c, a->tick);
                 if (r == 0)
                     return 0;

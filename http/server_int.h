@@ -89,6 +89,11 @@ void eddy__http_parse_free(struct eddy__http_parse *p);
 int eddy__http_parse(struct eddy__http_parse *p, const char *data, size_t len, size_t *used);
 /* The value of the first field named name (case-insensitive), or NULL. */
 const char *eddy__http_parse_header(const struct eddy__http_parse *p, const char *name);
+/* The bytes of empty lines read before the next request line (0 once the
+   request line has begun or none came) and the last of them in *prev;
+   and the same given back to a fresh parser for the same connection. */
+size_t eddy__http_parse_lead(const struct eddy__http_parse *p, uint8_t *prev);
+void eddy__http_parse_set_lead(struct eddy__http_parse *p, size_t bytes, uint8_t prev);
 /* The name and value of field i (< p->nfields). */
 static inline const char *eddy__http_field_name(const struct eddy__http_parse *p, unsigned i)
 {
@@ -145,6 +150,12 @@ struct eddy__http_conn {
     struct eddy__timer idle;       /* armed while idle */
     int fd;
     uint32_t served;               /* requests answered */
+    /* empty lines read before the next request line, carried across idle
+       periods so that a flood of them sent in pieces is still cut (431)
+       and a trickle of them still meets the header timeout */
+    size_t lead_bytes;
+    uint8_t lead_prev;             /* the last of them: a CR awaits its LF */
+    uint64_t lead_since_ns;        /* when the first of them came */
     bool expired;                  /* its idle timer ran out: the task closes it */
 };
 

@@ -451,6 +451,18 @@ static int scan_head(struct eddy__http_parse *p, const char *data, size_t len)
     return 0;
 }
 
+size_t eddy__http_parse_lead(const struct eddy__http_parse *p, uint8_t *prev)
+{
+    *prev = p->scan_prev;
+    return p->in_message || p->scan_text || p->err != 0 ? 0 : p->scan_bytes;
+}
+
+void eddy__http_parse_set_lead(struct eddy__http_parse *p, size_t bytes, uint8_t prev)
+{
+    p->scan_bytes = bytes;
+    p->scan_prev = bytes > 0 ? prev : 0;
+}
+
 static void scan_reset(struct eddy__http_parse *p)
 {
     p->scan_bytes = 0;

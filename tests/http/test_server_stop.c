@@ -334,6 +334,56 @@ static void floods_of_framing_are_cut(void **state)
     stop(1000);
 }
 
+/* Empty lines before a request line, sent in pieces the server reads one
+   at a time (each leaves it idle): still counted as one head. */
+static void empty_lines_count_across_idle_periods(void **state)
+{
+    (void)state;
+    opts.header_timeout_ms = 400;
+    start();
+    char buf[2048];
+    bool closed = false;
+    /* a CR, a pause, then its LF and a request: the pair is one empty line */
+    int fd = raw_connect();
+    raw_send(fd, "\r");
+    usleep(30000);
+    raw_send(fd, "\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    raw_read(fd, buf, sizeof buf, 3000, "Hello, World!", &closed);
+    assert_non_null(strstr(buf, "HTTP/1.1 200 "));
+    close(fd);
+    /* 32 KiB of them in 4 KiB pieces 20 ms apart: 431 */
+    fd = raw_connect();
+    char crlf[4096];
+    for (size_t i = 0; i + 1 < sizeof crlf; i += 2) {
+        crlf[i] = '\r';
+        crlf[i + 1] = '\n';
+    }
+    for (int i = 0; i < 8; i++) {
+        (void)send(fd, crlf, sizeof crlf, MSG_NOSIGNAL);
+        usleep(20000);
+    }
+    raw_read(fd, buf, sizeof buf, 3000, NULL, &closed);
+    assert_non_null(strstr(buf, " 431 "));
+    assert_true(closed);
+    close(fd);
+    /* one every 50 ms: the header timeout runs from the first */
+    fd = raw_connect();
+    int64_t t0 = eddy_test_now_ms();
+    closed = false;
+    for (int i = 0; i < 60 && !closed; i++) {
+        if (send(fd, "\r\n", 2, MSG_NOSIGNAL) != 2)
+            break;
+        raw_read(fd, buf, sizeof buf, 50, NULL, &closed);
+    }
+    int64_t took = eddy_test_now_ms() - t0;
+    if (!closed)
+        raw_read(fd, buf, sizeof buf, 100, NULL, &closed);
+    assert_true(closed); /* within the 3 s the loop may take */
+    assert_true(took >= 350);
+    close(fd);
+    stop(1000);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -346,6 +396,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(bad_calls_get_negative_errnos, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_options_and_huge_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(floods_of_framing_are_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(empty_lines_count_across_idle_periods, setup, teardown),
     };
     return eddy_test_run(__FILE__, tests, sizeof tests / sizeof tests[0], argc, argv, 600);
 }
