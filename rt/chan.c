@@ -13,13 +13,14 @@
 #include "rt/rt_int.h"
 #include "rt/waitq.h"
 #include "sched/alloc.h"
+#include "sched/lock.h"
 
 #define MAX_ELEM (64u * 1024u)
 
 struct eddy_chan {
-    pthread_mutex_t lock;
+    struct eddy__lock lock;
     size_t cap, esz;             /* immutable after new */
-    char *buf;                   /* guarded by: lock; cap * esz bytes */
+    char *buf;                   /* guarded by: lock; cap * esz bytes, behind the struct */
     size_t head, count;          /* guarded by: lock */
     bool closed;                 /* guarded by: lock */
     struct eddy__waitq senders;  /* guarded by: lock; data: const elem */
@@ -29,19 +30,16 @@ struct eddy_chan {
 int eddy_chan_new(eddy_chan **out, size_t capacity, size_t elem_size)
 {
     if (out == NULL || elem_size == 0 || elem_size > MAX_ELEM ||
-        (capacity != 0 && capacity > SIZE_MAX / elem_size))
+        capacity > (SIZE_MAX - sizeof(eddy_chan)) / elem_size)
         return -EINVAL;
-    eddy_chan *c = eddy__calloc(sizeof *c);
+    /* one block: the ring right behind the header (elements are copied
+       with memcpy, so the ring needs no alignment of its own) */
+    eddy_chan *c = eddy__alloc(sizeof *c + capacity * elem_size);
     if (c == NULL)
         return -ENOMEM;
-    if (capacity > 0) {
-        c->buf = eddy__alloc(capacity * elem_size);
-        if (c->buf == NULL) {
-            eddy__dealloc(c, sizeof *c);
-            return -ENOMEM;
-        }
-    }
-    pthread_mutex_init(&c->lock, NULL);
+    memset(c, 0, sizeof *c);
+    c->buf = (char *)(c + 1);
+    eddy__lock_init(&c->lock);
     c->cap = capacity;
     c->esz = elem_size;
     *out = c;
@@ -50,12 +48,8 @@ int eddy_chan_new(eddy_chan **out, size_t capacity, size_t elem_size)
 
 void eddy_chan_free(eddy_chan *c)
 {
-    if (c == NULL)
-        return;
-    pthread_mutex_destroy(&c->lock);
-    if (c->buf != NULL)
-        eddy__dealloc(c->buf, c->cap * c->esz);
-    eddy__dealloc(c, sizeof *c);
+    if (c != NULL)
+        eddy__dealloc(c, sizeof *c + c->cap * c->esz);
 }
 
 static void buf_push(eddy_chan *c, const void *elem)
@@ -82,36 +76,36 @@ static int send(eddy_chan *c, const void *elem, int64_t timeout_ms, bool try)
         if (rc < 0)
             return rc;
     }
-    pthread_mutex_lock(&c->lock);
+    eddy__lock_acquire(&c->lock);
     if (c->closed) {
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return -EPIPE;
     }
     struct eddy__waiter *r = eddy__waitq_pop(&c->receivers);
     if (r != NULL) { /* a receiver waits: the buffer is empty */
         memcpy(r->data, elem, c->esz);
         eddy__waiter_signal(r, EDDY__W_SIGNALLED);
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return 0;
     }
     if (c->count < c->cap) {
         buf_push(c, elem);
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return 0;
     }
     if (try) {
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return -EAGAIN;
     }
     struct eddy__waiter w;
     int rc = eddy__waiter_init(&w, (void *)elem);
     if (rc < 0) {
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return rc;
     }
     eddy__waitq_push(&c->senders, &w);
     rc = eddy__waitq_wait(&c->lock, &c->senders, &w, eddy__deadline_after_ms(timeout_ms));
-    pthread_mutex_unlock(&c->lock);
+    eddy__lock_release(&c->lock);
     if (rc == EDDY__W_SIGNALLED)
         return 0;
     if (rc == EDDY__W_CLOSED)
@@ -128,7 +122,7 @@ static int recv(eddy_chan *c, void *elem, int64_t timeout_ms, bool try)
         if (rc < 0)
             return rc;
     }
-    pthread_mutex_lock(&c->lock);
+    eddy__lock_acquire(&c->lock);
     if (c->count > 0) {
         buf_pop(c, elem);
         struct eddy__waiter *s = eddy__waitq_pop(&c->senders);
@@ -136,33 +130,33 @@ static int recv(eddy_chan *c, void *elem, int64_t timeout_ms, bool try)
             buf_push(c, s->data);
             eddy__waiter_signal(s, EDDY__W_SIGNALLED);
         }
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return 0;
     }
     struct eddy__waiter *s = eddy__waitq_pop(&c->senders);
     if (s != NULL) { /* rendezvous: take it from the sender */
         memcpy(elem, s->data, c->esz);
         eddy__waiter_signal(s, EDDY__W_SIGNALLED);
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return 0;
     }
     if (c->closed) {
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return -EPIPE;
     }
     if (try) {
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return -EAGAIN;
     }
     struct eddy__waiter w;
     int rc = eddy__waiter_init(&w, elem);
     if (rc < 0) {
-        pthread_mutex_unlock(&c->lock);
+        eddy__lock_release(&c->lock);
         return rc;
     }
     eddy__waitq_push(&c->receivers, &w);
     rc = eddy__waitq_wait(&c->lock, &c->receivers, &w, eddy__deadline_after_ms(timeout_ms));
-    pthread_mutex_unlock(&c->lock);
+    eddy__lock_release(&c->lock);
     if (rc == EDDY__W_SIGNALLED)
         return 0;
     if (rc == EDDY__W_CLOSED)
@@ -189,11 +183,11 @@ void eddy_chan_close(eddy_chan *c)
 {
     if (c == NULL)
         return;
-    pthread_mutex_lock(&c->lock);
+    eddy__lock_acquire(&c->lock);
     if (!c->closed) {
         c->closed = true;
         eddy__waitq_signal_all(&c->senders, EDDY__W_CLOSED);
         eddy__waitq_signal_all(&c->receivers, EDDY__W_CLOSED);
     }
-    pthread_mutex_unlock(&c->lock);
+    eddy__lock_release(&c->lock);
 }

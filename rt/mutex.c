@@ -10,9 +10,10 @@
 #include "rt/rt_int.h"
 #include "rt/waitq.h"
 #include "sched/alloc.h"
+#include "sched/lock.h"
 
 struct eddy_mutex {
-    pthread_mutex_t lock;
+    struct eddy__lock lock;
     bool locked;                /* guarded by: lock */
     struct eddy__waitq waiters; /* guarded by: lock */
 };
@@ -24,7 +25,7 @@ int eddy_mutex_new(eddy_mutex **out)
     eddy_mutex *m = eddy__calloc(sizeof *m);
     if (m == NULL)
         return -ENOMEM;
-    pthread_mutex_init(&m->lock, NULL);
+    eddy__lock_init(&m->lock);
     *out = m;
     return 0;
 }
@@ -33,7 +34,6 @@ void eddy_mutex_free(eddy_mutex *m)
 {
     if (m == NULL)
         return;
-    pthread_mutex_destroy(&m->lock);
     eddy__dealloc(m, sizeof *m);
 }
 
@@ -41,10 +41,10 @@ int eddy_mutex_trylock(eddy_mutex *m)
 {
     if (m == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&m->lock);
+    eddy__lock_acquire(&m->lock);
     int rc = m->locked ? -EBUSY : 0;
     m->locked = true;
-    pthread_mutex_unlock(&m->lock);
+    eddy__lock_release(&m->lock);
     return rc;
 }
 
@@ -55,10 +55,10 @@ int eddy_mutex_lock(eddy_mutex *m)
     int rc = eddy__wait_check();
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&m->lock);
+    eddy__lock_acquire(&m->lock);
     if (!m->locked) {
         m->locked = true;
-        pthread_mutex_unlock(&m->lock);
+        eddy__lock_release(&m->lock);
         return 0;
     }
     struct eddy__waiter w;
@@ -67,7 +67,7 @@ int eddy_mutex_lock(eddy_mutex *m)
         eddy__waitq_push(&m->waiters, &w);
         rc = eddy__waitq_wait(&m->lock, &m->waiters, &w, UINT64_MAX);
     }
-    pthread_mutex_unlock(&m->lock);
+    eddy__lock_release(&m->lock);
     return rc == EDDY__W_SIGNALLED ? 0 : rc;
 }
 
@@ -75,11 +75,11 @@ void eddy_mutex_unlock(eddy_mutex *m)
 {
     if (m == NULL)
         return;
-    pthread_mutex_lock(&m->lock);
+    eddy__lock_acquire(&m->lock);
     struct eddy__waiter *w = eddy__waitq_pop(&m->waiters);
     if (w != NULL)
         eddy__waiter_signal(w, EDDY__W_SIGNALLED); /* stays locked: handed over */
     else
         m->locked = false;
-    pthread_mutex_unlock(&m->lock);
+    eddy__lock_release(&m->lock);
 }

@@ -10,9 +10,10 @@
 #include "rt/rt_int.h"
 #include "rt/waitq.h"
 #include "sched/alloc.h"
+#include "sched/lock.h"
 
 struct eddy_notify {
-    pthread_mutex_t lock;
+    struct eddy__lock lock;
     bool permit;                /* guarded by: lock */
     struct eddy__waitq waiters; /* guarded by: lock */
 };
@@ -24,7 +25,7 @@ int eddy_notify_new(eddy_notify **out)
     eddy_notify *n = eddy__calloc(sizeof *n);
     if (n == NULL)
         return -ENOMEM;
-    pthread_mutex_init(&n->lock, NULL);
+    eddy__lock_init(&n->lock);
     *out = n;
     return 0;
 }
@@ -33,7 +34,6 @@ void eddy_notify_free(eddy_notify *n)
 {
     if (n == NULL)
         return;
-    pthread_mutex_destroy(&n->lock);
     eddy__dealloc(n, sizeof *n);
 }
 
@@ -44,10 +44,10 @@ int eddy_notify_wait(eddy_notify *n, int64_t timeout_ms)
     int rc = eddy__wait_check();
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&n->lock);
+    eddy__lock_acquire(&n->lock);
     if (n->permit) {
         n->permit = false;
-        pthread_mutex_unlock(&n->lock);
+        eddy__lock_release(&n->lock);
         return 0;
     }
     struct eddy__waiter w;
@@ -56,7 +56,7 @@ int eddy_notify_wait(eddy_notify *n, int64_t timeout_ms)
         eddy__waitq_push(&n->waiters, &w);
         rc = eddy__waitq_wait(&n->lock, &n->waiters, &w, eddy__deadline_after_ms(timeout_ms));
     }
-    pthread_mutex_unlock(&n->lock);
+    eddy__lock_release(&n->lock);
     return rc == EDDY__W_SIGNALLED ? 0 : rc;
 }
 
@@ -64,28 +64,28 @@ void eddy_notify_one(eddy_notify *n)
 {
     if (n == NULL)
         return;
-    pthread_mutex_lock(&n->lock);
+    eddy__lock_acquire(&n->lock);
     struct eddy__waiter *w = eddy__waitq_pop(&n->waiters);
     if (w != NULL)
         eddy__waiter_signal(w, EDDY__W_SIGNALLED);
     else
         n->permit = true;
-    pthread_mutex_unlock(&n->lock);
+    eddy__lock_release(&n->lock);
 }
 
 void eddy_notify_all(eddy_notify *n)
 {
     if (n == NULL)
         return;
-    pthread_mutex_lock(&n->lock);
+    eddy__lock_acquire(&n->lock);
     eddy__waitq_signal_all(&n->waiters, EDDY__W_SIGNALLED);
-    pthread_mutex_unlock(&n->lock);
+    eddy__lock_release(&n->lock);
 }
 
 /* -------------------------------------------------------------- waitgroup */
 
 struct eddy_waitgroup {
-    pthread_mutex_t lock;
+    struct eddy__lock lock;
     long count;                 /* guarded by: lock */
     struct eddy__waitq waiters; /* guarded by: lock */
 };
@@ -97,7 +97,7 @@ int eddy_waitgroup_new(eddy_waitgroup **out)
     eddy_waitgroup *w = eddy__calloc(sizeof *w);
     if (w == NULL)
         return -ENOMEM;
-    pthread_mutex_init(&w->lock, NULL);
+    eddy__lock_init(&w->lock);
     *out = w;
     return 0;
 }
@@ -106,7 +106,6 @@ void eddy_waitgroup_free(eddy_waitgroup *w)
 {
     if (w == NULL)
         return;
-    pthread_mutex_destroy(&w->lock);
     eddy__dealloc(w, sizeof *w);
 }
 
@@ -114,7 +113,7 @@ void eddy_waitgroup_add(eddy_waitgroup *w, int n)
 {
     if (w == NULL)
         return;
-    pthread_mutex_lock(&w->lock);
+    eddy__lock_acquire(&w->lock);
     w->count += n;
     if (w->count < 0) {
         /* Go panics here; a C library must not: report and treat as 0 */
@@ -124,7 +123,7 @@ void eddy_waitgroup_add(eddy_waitgroup *w, int n)
     }
     if (w->count == 0)
         eddy__waitq_signal_all(&w->waiters, EDDY__W_SIGNALLED);
-    pthread_mutex_unlock(&w->lock);
+    eddy__lock_release(&w->lock);
 }
 
 void eddy_waitgroup_done(eddy_waitgroup *w)
@@ -139,9 +138,9 @@ int eddy_waitgroup_wait(eddy_waitgroup *w)
     int rc = eddy__wait_check();
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&w->lock);
+    eddy__lock_acquire(&w->lock);
     if (w->count == 0) {
-        pthread_mutex_unlock(&w->lock);
+        eddy__lock_release(&w->lock);
         return 0;
     }
     struct eddy__waiter n;
@@ -150,6 +149,6 @@ int eddy_waitgroup_wait(eddy_waitgroup *w)
         eddy__waitq_push(&w->waiters, &n);
         rc = eddy__waitq_wait(&w->lock, &w->waiters, &n, UINT64_MAX);
     }
-    pthread_mutex_unlock(&w->lock);
+    eddy__lock_release(&w->lock);
     return rc == EDDY__W_SIGNALLED ? 0 : rc;
 }

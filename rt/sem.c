@@ -9,9 +9,10 @@
 #include "rt/rt_int.h"
 #include "rt/waitq.h"
 #include "sched/alloc.h"
+#include "sched/lock.h"
 
 struct eddy_sem {
-    pthread_mutex_t lock;
+    struct eddy__lock lock;
     unsigned permits;           /* guarded by: lock */
     struct eddy__waitq waiters; /* guarded by: lock */
 };
@@ -23,7 +24,7 @@ int eddy_sem_new(eddy_sem **out, unsigned initial)
     eddy_sem *s = eddy__calloc(sizeof *s);
     if (s == NULL)
         return -ENOMEM;
-    pthread_mutex_init(&s->lock, NULL);
+    eddy__lock_init(&s->lock);
     s->permits = initial;
     *out = s;
     return 0;
@@ -33,7 +34,6 @@ void eddy_sem_free(eddy_sem *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_destroy(&s->lock);
     eddy__dealloc(s, sizeof *s);
 }
 
@@ -41,13 +41,13 @@ int eddy_sem_try_acquire(eddy_sem *s)
 {
     if (s == NULL)
         return -EINVAL;
-    pthread_mutex_lock(&s->lock);
+    eddy__lock_acquire(&s->lock);
     int rc = -EAGAIN;
     if (s->permits > 0) {
         s->permits--;
         rc = 0;
     }
-    pthread_mutex_unlock(&s->lock);
+    eddy__lock_release(&s->lock);
     return rc;
 }
 
@@ -58,10 +58,10 @@ int eddy_sem_acquire(eddy_sem *s)
     int rc = eddy__wait_check();
     if (rc < 0)
         return rc;
-    pthread_mutex_lock(&s->lock);
+    eddy__lock_acquire(&s->lock);
     if (s->permits > 0) {
         s->permits--;
-        pthread_mutex_unlock(&s->lock);
+        eddy__lock_release(&s->lock);
         return 0;
     }
     struct eddy__waiter w;
@@ -70,7 +70,7 @@ int eddy_sem_acquire(eddy_sem *s)
         eddy__waitq_push(&s->waiters, &w);
         rc = eddy__waitq_wait(&s->lock, &s->waiters, &w, UINT64_MAX);
     }
-    pthread_mutex_unlock(&s->lock);
+    eddy__lock_release(&s->lock);
     return rc == EDDY__W_SIGNALLED ? 0 : rc;
 }
 
@@ -78,11 +78,11 @@ void eddy_sem_release(eddy_sem *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->lock);
+    eddy__lock_acquire(&s->lock);
     struct eddy__waiter *w = eddy__waitq_pop(&s->waiters);
     if (w != NULL)
         eddy__waiter_signal(w, EDDY__W_SIGNALLED); /* the permit goes with it */
     else
         s->permits++;
-    pthread_mutex_unlock(&s->lock);
+    eddy__lock_release(&s->lock);
 }

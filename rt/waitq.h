@@ -9,10 +9,10 @@
 #define EDDY_RT_WAITQ_H
 
 #include <errno.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sched/lock.h"
 #include "sched/sched.h"
 
 enum { EDDY__W_WAITING = 0, EDDY__W_SIGNALLED = 1, EDDY__W_CLOSED = 2 };
@@ -81,13 +81,13 @@ static inline void eddy__waitq_signal_all(struct eddy__waitq *q, int state)
  * which holds lock. Returns with lock held and w unlinked: EDDY__W_SIGNALLED
  * or EDDY__W_CLOSED as 1 or 2, or the negative error of the wait.
  */
-static inline int eddy__waitq_wait(pthread_mutex_t *lock, struct eddy__waitq *q,
+static inline int eddy__waitq_wait(struct eddy__lock *lock, struct eddy__waitq *q,
                                    struct eddy__waiter *w, uint64_t deadline_ns)
 {
     for (;;) {
-        pthread_mutex_unlock(lock);
+        eddy__lock_release(lock);
         int rc = eddy__wait(deadline_ns);
-        pthread_mutex_lock(lock);
+        eddy__lock_acquire(lock);
         if (w->state != EDDY__W_WAITING)
             return w->state;
         if (rc < 0) {

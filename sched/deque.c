@@ -30,6 +30,7 @@
  * that acquires a head also sees a tail at least as new as its real.
  */
 #include "sched/deque.h"
+#include "sched/lock.h"
 
 #include <assert.h>
 #include <stddef.h>
@@ -42,14 +43,6 @@ _Static_assert(EDDY_DEQUE_CAP >= 2 && EDDY_DEQUE_CAP <= (1 << 15),
                "EDDY_DEQUE_CAP must be in [2, 2^15]");
 _Static_assert((EDDY_DEQUE_CAP & (EDDY_DEQUE_CAP - 1)) == 0,
                "EDDY_DEQUE_CAP must be a power of two");
-
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
-#else
-#define cpu_relax() ((void)0)
-#endif
 
 static inline uint64_t pack(uint32_t steal, uint32_t real)
 {
@@ -123,7 +116,7 @@ unsigned eddy__deque_push_or_overflow(struct eddy__deque *q, struct eddy__task *
                free the slot at tail, which is one the thief is reading.
                Tokio hands t alone to the global queue here; waiting
                keeps every overflow a full half, oldest first. */
-            cpu_relax();
+            eddy__cpu_relax();
             continue;
         }
         /* Full with no steal in progress: claim the oldest half. A thief

@@ -37,7 +37,6 @@ static void destroy(struct eddy__sched *s)
         struct eddy__worker *w = &s->workers[i];
         eddy__taskq_destroy(&w->inbox);
         pthread_mutex_destroy(&w->timers.lock);
-        pthread_mutex_destroy(&w->owned.lock);
         pthread_mutex_destroy(&w->hook_lock);
         eddy__dealloc(w->seen_tick, sizeof(uint32_t) * s->nworkers);
         eddy__dealloc(w->seen_at, sizeof(uint64_t) * s->nworkers);
@@ -90,7 +89,7 @@ int eddy__sched_new(struct eddy__sched **out, const struct eddy__sched_config *c
         pthread_mutex_init(&w->timers.lock, NULL);
         eddy__wheel_init(&w->timers.wheel, now_ms);
         atomic_init(&w->timers.next_ms, UINT64_MAX);
-        pthread_mutex_init(&w->owned.lock, NULL);
+        eddy__lock_init(&w->owned.lock);
         pthread_mutex_init(&w->hook_lock, NULL);
         w->seen_tick = eddy__calloc(sizeof(uint32_t) * s->nworkers);
         w->seen_at = eddy__calloc(sizeof(uint64_t) * s->nworkers);
@@ -206,7 +205,7 @@ static void abort_owned(struct eddy__sched *s)
 {
     for (unsigned i = 0; i < s->nworkers; i++) {
         struct eddy__owned *o = &s->workers[i].owned;
-        pthread_mutex_lock(&o->lock);
+        eddy__lock_acquire(&o->lock);
         for (struct eddy__task *t = o->head; t != NULL; t = t->owned_next) {
             uint64_t st = atomic_fetch_or_explicit(&t->state, EDDY__T_CANCELLED,
                                                    memory_order_acq_rel);
@@ -215,7 +214,7 @@ static void abort_owned(struct eddy__sched *s)
                by a wake, so this cannot deadlock */
             eddy__wake(t);
         }
-        pthread_mutex_unlock(&o->lock);
+        eddy__lock_release(&o->lock);
     }
 }
 
@@ -345,9 +344,9 @@ size_t eddy__sched_tasks_suspended(struct eddy__sched *s)
     size_t n = 0;
     for (unsigned i = 0; i < s->nworkers; i++) {
         struct eddy__owned *o = &s->workers[i].owned;
-        pthread_mutex_lock(&o->lock);
+        eddy__lock_acquire(&o->lock);
         n += o->count;
-        pthread_mutex_unlock(&o->lock);
+        eddy__lock_release(&o->lock);
     }
     return n;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "sched/deque.h"
+#include "sched/lock.h"
 #include "sched/sched.h"
 #include "sched/timer.h"
 
@@ -71,7 +72,7 @@ static inline size_t eddy__taskq_len(struct eddy__taskq *q)
 
 /* List of suspended tasks, so a shutdown can find them (one per worker). */
 struct eddy__owned {
-    pthread_mutex_t lock;
+    struct eddy__lock lock;
     struct eddy__task *head; /* guarded by: lock */
     size_t count;            /* guarded by: lock */
 };

@@ -148,7 +148,7 @@ void eddy__owned_insert(struct eddy__worker *w, struct eddy__task *t)
 {
     struct eddy__owned *o = &w->owned;
     eddy__task_ref(t);
-    pthread_mutex_lock(&o->lock);
+    eddy__lock_acquire(&o->lock);
     t->owned_prev = NULL;
     t->owned_next = o->head;
     if (o->head != NULL)
@@ -156,13 +156,13 @@ void eddy__owned_insert(struct eddy__worker *w, struct eddy__task *t)
     o->head = t;
     o->count++;
     t->owned_list = o;
-    pthread_mutex_unlock(&o->lock);
+    eddy__lock_release(&o->lock);
 }
 
 void eddy__owned_remove(struct eddy__task *t)
 {
     struct eddy__owned *o = t->owned_list;
-    pthread_mutex_lock(&o->lock);
+    eddy__lock_acquire(&o->lock);
     if (t->owned_prev != NULL)
         t->owned_prev->owned_next = t->owned_next;
     else
@@ -171,7 +171,7 @@ void eddy__owned_remove(struct eddy__task *t)
         t->owned_next->owned_prev = t->owned_prev;
     o->count--;
     t->owned_list = NULL;
-    pthread_mutex_unlock(&o->lock);
+    eddy__lock_release(&o->lock);
     eddy__task_unref(t);
 }
 
