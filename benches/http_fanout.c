@@ -2,8 +2,8 @@
  * benches/http_fanout.c: the fan-out client on eddy (the seed's case): n GETs
  * of PREFIX0 .. PREFIX(n-1) at a concurrency c, c tasks each taking the
  * next index, one eddy_http_client. Prints one line in the format of the
- * peers' fan-out clients (../shared/peers/net), so benches/run_http.sh
- * sets them side by side.
+ * fan-out clients of the network peers (NET_PEERS, see benches/run_http.sh),
+ * so benches/run_http.sh sets them side by side.
  *
  *   eddy_http_fanout PREFIX N C [WORKERS]
  */

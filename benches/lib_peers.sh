@@ -3,11 +3,11 @@
 # both (not run on its own): building the network peers from a copy, a fresh
 # port per server, starting and stopping one server at a time.
 #
-# The caller sets NET_SRC (the peers' sources), NET_DIR (the copy they are
-# built in: $BUILD_DIR/netpeers) and NB ($NET_DIR/build) before building;
-# PORT (starting at PORT_BASE), SLOG (a file for the server's output) and the
-# array pids (what its exit trap kills) before starting servers; and defines
-# die. Messages name the script that sourced this file.
+# The caller sets NET_SRC (the peers' sources, from NET_PEERS), NET_DIR (the
+# copy they are built in: $BUILD_DIR/netpeers) and NB ($NET_DIR/build) before
+# building; PORT (starting at PORT_BASE), SLOG (a file for the server's
+# output) and the array pids (what its exit trap kills) before starting
+# servers; and defines die. Messages name the script that sourced this file.
 
 # shellcheck disable=SC2034 # SKIPPED: the callers read it
 declare -A SKIPPED=()
@@ -50,14 +50,14 @@ build_peer() { # peer
             ping) gcc -O2 -Wall -o build/ping_client c/ping_client.c -lpthread ;;
             nginx) ;;
         esac
-    ) || { skip "$1" "its build failed (see above; setup: $NET_SRC/run.sh setup)"; return 1; }
+    ) || { skip "$1" "its build failed (see above; setup: ${NET_SRC:-$NET_DIR}/run.sh setup)"; return 1; }
 }
 
 # Copies the peers' sources to NET_DIR: they may be read-only, and cargo
 # writes tokio/Cargo.lock beside Cargo.toml. NET_DIR/build (the outputs,
 # cargo's cache) is kept between runs.
 copy_peers() {
-    [ -d "$NET_SRC" ] || die "the peer programs: $NET_SRC does not exist"
+    [ -d "$NET_SRC" ] || die "NET_PEERS=$NET_SRC: no such directory (the network peers' directory, with run.sh, c/, go/, tokio/)"
     mkdir -p "$NET_DIR"
     find "$NET_DIR" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
     cp -R "$NET_SRC/." "$NET_DIR/"

@@ -1,6 +1,7 @@
 /*
- * benches/many_idle.c: eddy_many_idle, the many_idle workload of
- * ../shared/peers/runtime on eddy. One task spawns 1,000,000 tasks; each
+ * benches/many_idle.c: eddy_many_idle, the many_idle workload of the Tokio
+ * and Go peer programs (the directory PEERS_RUNTIME names, see
+ * benches/run_peers.sh) on eddy. One task spawns 1,000,000 tasks; each
  * sleeps sleep_ms on the runtime's timers, then decrements a counter; the
  * one that brings it to zero wakes the waiter. One run per process, since
  * peak RSS (VmHWM) is a process high-water mark.

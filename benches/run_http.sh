@@ -18,7 +18,13 @@
 # Raw lines go to stdout as they come (and to RAW_OUT); the tables follow.
 # Not run by CI.
 #
-#   benches/run_http.sh [fanout|keepalive|crawl|all] [--no-build]
+#   NET_PEERS=/path/to/peers/net benches/run_http.sh [fanout|keepalive|crawl|all] [--no-build]
+#
+# NET_PEERS is the network peers' directory (the one holding run.sh, c/, go/,
+# python/); fanout needs it (keepalive, crawl and crawlmem do not): it is
+# copied to $BUILD_DIR/netpeers and its fan-out clients built there. Unset,
+# the copy an earlier run (of this script, run_net.sh or run_server.sh) left
+# there is built.
 #
 # Knobs (environment): ROUNDS=5 N=10000 CONC="100 1000" DELAY_MS=20
 #   KA_CONC=100 KA_SECONDS=5 CRAWL_PAGES=20000 CRAWL_CONC=64
@@ -27,7 +33,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-NET_SRC=$(cd "$ROOT/.." && pwd)/shared/peers/net
+NET_SRC=${NET_PEERS:-}
 ROUNDS=${ROUNDS:-5}
 N=${N:-10000}
 CONC=${CONC:-"100 1000"}
@@ -67,12 +73,21 @@ if [ "$NO_BUILD" != 1 ]; then
     cmake --build "$BUILD_DIR" -j"$(nproc)" --target eddy_http_fanout eddy_http_keepalive \
         curl_raw eddy-crawl >/dev/null || die "eddy build failed"
     if [ "$MODE" = fanout ] || [ "$MODE" = all ]; then
-        [ -d "$NET_SRC" ] || die "the peers: $NET_SRC does not exist"
-        say "building the fan-out peers from a copy in $NET_DIR"
-        mkdir -p "$NB"
-        cp -R "$NET_SRC/." "$NET_DIR/" && chmod -R u+w "$NET_DIR"
+        if [ -n "$NET_SRC" ]; then
+            [ -d "$NET_SRC" ] || die "NET_PEERS=$NET_SRC: no such directory (the network peers' directory," \
+                "with run.sh, c/, go/, python/)"
+            say "building the fan-out peers from a copy in $NET_DIR"
+            mkdir -p "$NB"
+            cp -R "$NET_SRC/." "$NET_DIR/" && chmod -R u+w "$NET_DIR"
+        elif [ -f "$NET_DIR/run.sh" ]; then
+            say "NET_PEERS is not set: building the copy of the peers already in $NET_DIR"
+            mkdir -p "$NB"
+        else
+            die "NET_PEERS is not set and $NET_DIR holds no copy of the peers: set NET_PEERS to the" \
+                "network peers' directory (with run.sh, c/, go/, python/), or run keepalive, crawl or crawlmem alone"
+        fi
         (cd "$NET_DIR/go" && GOPROXY=off go build -o ../build/netpeer-go .) ||
-            die "Go peer: 'bash $NET_SRC/run.sh setup' (golang-go)"
+            die "Go peer: 'bash ${NET_SRC:-$NET_DIR}/run.sh setup' (golang-go)"
         gcc -O2 -Wall -o "$NB/curl_fanout" "$NET_DIR/c/curl_fanout.c" -lcurl -lpthread ||
             die "curl peer build failed"
     fi

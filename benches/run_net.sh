@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets eddy's TCP echo server (examples/echo_server.c) beside the network
-# peers (Go, Tokio, libuv, thread per connection: ../shared/peers/net) on
-# this machine: builds eddy (Release) and the peers, then measures
+# peers (Go, Tokio, libuv, thread per connection; the peers' directory is
+# given by NET_PEERS) on this machine: builds eddy (Release) and the peers,
+# then measures
 #   echo   examples/echo_load against each echo server: msgs/s and round-trip
 #          percentiles (median over the rounds), then the ratios eddy/peer
 #          and eddy's scaling from the fewest to the most workers
@@ -11,11 +12,15 @@
 #   all    both (the default)
 # Not run by CI.
 #
-#   benches/run_net.sh [echo|stuck|all] [--eddy-only] [--no-build]
+#   NET_PEERS=/path/to/peers/net benches/run_net.sh [echo|stuck|all] [--eddy-only] [--no-build]
 #
 #   --eddy-only   measure eddy alone (stuck still builds the peers' ping_client)
 #   --no-build    reuse the binaries of an earlier run
 #
+# NET_PEERS is the peers' directory (the one holding run.sh, c/, go/, tokio/);
+# it is copied to $BUILD_DIR/netpeers and built there. Unset, the copy an
+# earlier run (of this script, run_server.sh or run_http.sh) left there is
+# built.
 # A peer whose toolchain is missing is skipped with a message saying what
 # to install; the others run.
 #
@@ -41,7 +46,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-NET_SRC=$(cd "$ROOT/.." && pwd)/shared/peers/net
+NET_SRC=${NET_PEERS:-}
 
 DURATION=${DURATION:-5}
 URING_ROW=${URING_ROW-eddy-uring}
@@ -79,9 +84,9 @@ esac
 
 SERVER="$BUILD_DIR/examples/echo_server"
 LOAD="$BUILD_DIR/examples/echo_load"
-# The peers are built from a copy: ../shared is read-only, and cargo writes
-# tokio/Cargo.lock beside Cargo.toml. Outputs go to the copy's build/, where
-# run.sh puts them; it is kept between runs (cargo's cache).
+# The peers are built from a copy: NET_PEERS may be read-only, and cargo
+# writes tokio/Cargo.lock beside Cargo.toml. Outputs go to the copy's build/,
+# where run.sh puts them; it is kept between runs (cargo's cache).
 NET_DIR="$BUILD_DIR/netpeers"
 NB="$NET_DIR/build"
 PING="$NB/ping_client"
@@ -109,7 +114,15 @@ if [ "$NO_BUILD" != 1 ]; then
         die "cmake configure failed (Google Benchmark: 'apt-get install libbenchmark-dev g++')"
     cmake --build "$BUILD_DIR" -j"$(nproc)" --target echo_server echo_load >/dev/null ||
         die "eddy build failed (run: cmake --build $BUILD_DIR --target echo_server echo_load)"
-    copy_peers
+    if [ -n "$NET_SRC" ]; then
+        copy_peers
+    elif [ -f "$NET_DIR/run.sh" ]; then
+        say "NET_PEERS is not set: building the copy of the peers already in $NET_DIR"
+        mkdir -p "$NB"
+    else
+        die "NET_PEERS is not set and $NET_DIR holds no copy of the peers: set NET_PEERS to the" \
+            "peers' directory (with run.sh, c/, go/, tokio/)"
+    fi
     say "building the peers from a copy in $NET_DIR (outputs in $NB)"
     build_peer ping || true
     if [ "$EDDY_ONLY" != 1 ]; then

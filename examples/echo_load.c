@@ -2,7 +2,8 @@
  * examples/echo_load.c: an echo load generator: N connections, each sends a
  * message of S bytes, waits for its echo, and again, for T seconds. Prints
  * msgs/s and round-trip latency percentiles. Drives eddy's echo_server and
- * the peers' (../shared/peers/net: ./run.sh serve echo PEER PORT).
+ * the network peers' (NET_PEERS, see benches/run_net.sh: its run.sh serve
+ * echo PEER PORT).
  *
  *   echo_load [HOST=127.0.0.1] [PORT=9000] [CONNS=64] [SIZE=64] [SECONDS=5] [WORKERS=0]
  */

@@ -9,7 +9,8 @@
  * Environment:
  *   HOG_MS=N         N > 0: one more task spins N ms on the CPU without ever
  *                    yielding, then sleeps N ms, forever: a stuck worker, as in
- *                    the peers' "run.sh stuck" (../shared/peers/net).
+ *                    the network peers' "run.sh stuck" (NET_PEERS, see
+ *                    benches/run_net.sh).
  *   EDDY_IO_BACKEND  "epoll" or "uring" (default: epoll).
  *   PIN_WORKERS=1    pin worker i to CPU i (eddy_rt_config.pin_workers).
  */

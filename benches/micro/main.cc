@@ -1,8 +1,9 @@
 // benches/micro/main.cc: eddy_micro, the Google Benchmark harness (C++17)
 // over the C workloads of workloads.c and internals.c.
 //
-// Runtime benchmarks mirror ../shared/peers/runtime (Tokio and Go) and take
-// the worker count as their argument (spawn_many_local/workers:2/real_time):
+// Runtime benchmarks mirror the Tokio and Go peer programs (the directory
+// PEERS_RUNTIME names, see benches/run_peers.sh) and take the worker count
+// as their argument (spawn_many_local/workers:2/real_time):
 // the runtime is created once per run of the benchmark function, outside the
 // timed loop, one repetition warms it up (stack pools, first mappings), and
 // each iteration is then one repetition of the workload. Time is wall time

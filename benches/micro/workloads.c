@@ -1,7 +1,8 @@
 /*
- * benches/micro/workloads.c: the workloads of ../shared/peers/runtime (the
- * Tokio and Go peer programs) written against eddy's public API, one
- * repetition per call, with the peers' parameters and shapes:
+ * benches/micro/workloads.c: the workloads of the Tokio and Go peer programs
+ * (the directory PEERS_RUNTIME names, see benches/run_peers.sh) written
+ * against eddy's public API, one repetition per call, with the peers'
+ * parameters and shapes:
  *
  *  - completion goes through a latch: an atomic counter the tasks decrement,
  *    and one eddy_notify_one from the task that brings it to zero (Tokio's

@@ -3,9 +3,10 @@
  * (main.cc, Google Benchmark) only times and names; everything that touches
  * eddy lives in C behind this header:
  *
- *  - workloads.c: the peer workloads of ../shared/peers/runtime (Tokio and
- *    Go programs), with their exact parameters, on a real runtime, plus a
- *    two-task yield ping-pong and a watchdog that reports a hung repetition;
+ *  - workloads.c: the workloads of the Tokio and Go peer programs (the
+ *    directory PEERS_RUNTIME names, see benches/run_peers.sh), with their
+ *    exact parameters, on a real runtime, plus a two-task yield ping-pong
+ *    and a watchdog that reports a hung repetition;
  *  - internals.c: microbenchmarks of internal pieces (fiber switch, run
  *    queue push/pop and steal, timer wheel insert+cancel, channel try ops).
  *
