@@ -66,6 +66,20 @@ copy_peers() {
     mkdir -p "$NB"
 }
 
+# The peers' copy to build: a fresh one from NET_PEERS, else the copy an
+# earlier run left in NET_DIR; otherwise dies naming NET_PEERS.
+use_peers_copy() { # what-the-directory-holds [what-else-would-do]
+    if [ -n "$NET_SRC" ]; then
+        copy_peers
+    elif [ -f "$NET_DIR/run.sh" ]; then
+        say "NET_PEERS is not set: building the copy of the peers already in $NET_DIR"
+        mkdir -p "$NB"
+    else
+        die "NET_PEERS is not set and $NET_DIR holds no copy of the peers: set NET_PEERS to the" \
+            "peers' directory (with $1)${2:+, or $2}"
+    fi
+}
+
 # Picks the next port that nothing listens on: each server gets a fresh one.
 next_port() {
     while :; do

@@ -114,15 +114,7 @@ if [ "$NO_BUILD" != 1 ]; then
         die "cmake configure failed (Google Benchmark: 'apt-get install libbenchmark-dev g++')"
     cmake --build "$BUILD_DIR" -j"$(nproc)" --target echo_server echo_load >/dev/null ||
         die "eddy build failed (run: cmake --build $BUILD_DIR --target echo_server echo_load)"
-    if [ -n "$NET_SRC" ]; then
-        copy_peers
-    elif [ -f "$NET_DIR/run.sh" ]; then
-        say "NET_PEERS is not set: building the copy of the peers already in $NET_DIR"
-        mkdir -p "$NB"
-    else
-        die "NET_PEERS is not set and $NET_DIR holds no copy of the peers: set NET_PEERS to the" \
-            "peers' directory (with run.sh, c/, go/, tokio/)"
-    fi
+    use_peers_copy "run.sh, c/, go/, tokio/"
     say "building the peers from a copy in $NET_DIR (outputs in $NB)"
     build_peer ping || true
     if [ "$EDDY_ONLY" != 1 ]; then

@@ -52,6 +52,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=benches/lib_build.sh
+. "$ROOT/benches/lib_build.sh"
 PEERS_RUNTIME=${PEERS_RUNTIME:-}
 
 ROUNDS=${ROUNDS:-5}
@@ -176,22 +178,7 @@ command -v timeout >/dev/null 2>&1 || die "timeout (coreutils) not found"
 # -------------------------------------------------------------------- build
 
 if [ "$NO_BUILD" != 1 ]; then
-    if [ -f "$BUILD_DIR/CMakeCache.txt" ]; then
-        # Not reconfigured: options passed here would flip the cache of a
-        # build directory that is also used for other things (its tests).
-        grep -q '^EDDY_BUILD_BENCHES:BOOL=OFF' "$BUILD_DIR/CMakeCache.txt" &&
-            die "$BUILD_DIR was configured with EDDY_BUILD_BENCHES=OFF: reconfigure it with -DEDDY_BUILD_BENCHES=ON, or set BUILD_DIR to another directory"
-        grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD_DIR/CMakeCache.txt" ||
-            echo "run_peers.sh: warning: $BUILD_DIR is not a Release build ($(grep '^CMAKE_BUILD_TYPE:' "$BUILD_DIR/CMakeCache.txt" || echo 'no CMAKE_BUILD_TYPE')): its figures are not eddy's" >&2
-        say "building eddy in $BUILD_DIR (configured earlier)"
-    else
-        say "configuring eddy (Release) in $BUILD_DIR"
-        cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null ||
-            die "cmake configure failed (see above; the benches need Google Benchmark: 'apt-get install libbenchmark-dev g++')"
-        say "building eddy in $BUILD_DIR"
-    fi
-    cmake --build "$BUILD_DIR" -j"$(nproc)" --target eddy_rtbench eddy_many_idle >/dev/null ||
-        die "eddy build failed (run: cmake --build $BUILD_DIR --target eddy_rtbench eddy_many_idle)"
+    build_eddy_benches eddy_rtbench eddy_many_idle
     if [ "$BUILD_PEERS" = 1 ]; then
         say "building the peers from a copy in $PEERS_COPY (outputs in $PEERS_DIR/out)"
         rm -rf "$PEERS_COPY"

@@ -152,15 +152,7 @@ if [ "$NO_BUILD" != 1 ]; then
     cmake --build "$BUILD_DIR" -j"$(nproc)" --target eddy-serve http_idle_clients >/dev/null ||
         die "eddy build failed (run: cmake --build $BUILD_DIR --target eddy-serve http_idle_clients)"
     if [ "$EDDY_ONLY" != 1 ]; then
-        if [ -n "$NET_SRC" ]; then
-            copy_peers
-        elif [ -f "$NET_DIR/run.sh" ]; then
-            say "NET_PEERS is not set: building the copy of the peers already in $NET_DIR"
-            mkdir -p "$NB"
-        else
-            die "NET_PEERS is not set and $NET_DIR holds no copy of the peers: set NET_PEERS to the" \
-                "peers' directory (with run.sh, c/, go/, tokio/, nginx/), or measure eddy alone (--eddy-only)"
-        fi
+        use_peers_copy "run.sh, c/, go/, tokio/, nginx/" "measure eddy alone (--eddy-only)"
         say "building the peers in $NET_DIR (outputs in $NB)"
         for p in "${PEERS[@]}"; do build_peer "$p" || true; done
     fi

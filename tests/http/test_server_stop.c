@@ -293,6 +293,15 @@ static void bad_options_and_huge_timeouts(void **state)
     stop(INT64_MAX); /* waits as long as needed: nothing is busy */
 }
 
+/* Fills buf (an even size) with empty lines. */
+static void fill_crlf(char *buf, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        buf[i] = '\r';
+        buf[i + 1] = '\n';
+    }
+}
+
 static void floods_of_framing_are_cut(void **state)
 {
     (void)state;
@@ -314,10 +323,7 @@ static void floods_of_framing_are_cut(void **state)
     /* empty lines before a request line, without end: 431 */
     fd = raw_connect();
     char crlf[4096];
-    for (size_t i = 0; i + 1 < sizeof crlf; i += 2) {
-        crlf[i] = '\r';
-        crlf[i + 1] = '\n';
-    }
+    fill_crlf(crlf, sizeof crlf);
     for (int i = 0; i < 8; i++)
         (void)send(fd, crlf, sizeof crlf, MSG_NOSIGNAL);
     raw_read(fd, buf, sizeof buf, 3000, NULL, &closed);
@@ -354,10 +360,7 @@ static void empty_lines_count_across_idle_periods(void **state)
     /* 32 KiB of them in 4 KiB pieces 20 ms apart: 431 */
     fd = raw_connect();
     char crlf[4096];
-    for (size_t i = 0; i + 1 < sizeof crlf; i += 2) {
-        crlf[i] = '\r';
-        crlf[i + 1] = '\n';
-    }
+    fill_crlf(crlf, sizeof crlf);
     for (int i = 0; i < 8; i++) {
         (void)send(fd, crlf, sizeof crlf, MSG_NOSIGNAL);
         usleep(20000);
