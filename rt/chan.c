@@ -20,26 +20,29 @@
 struct eddy_chan {
     struct eddy__lock lock;
     size_t cap, esz;             /* immutable after new */
-    char *buf;                   /* guarded by: lock; cap * esz bytes, behind the struct */
     size_t head, count;          /* guarded by: lock */
     bool closed;                 /* guarded by: lock */
     struct eddy__waitq senders;  /* guarded by: lock; data: const elem */
     struct eddy__waitq receivers; /* guarded by: lock; data: elem out */
+    /* then the ring, cap * esz bytes (guarded by: lock) */
 };
+
+/* The ring right behind the header (elements are copied with memcpy, so
+   it needs no alignment of its own). */
+static inline char *ring(eddy_chan *c)
+{
+    return (char *)(c + 1);
+}
 
 int eddy_chan_new(eddy_chan **out, size_t capacity, size_t elem_size)
 {
     if (out == NULL || elem_size == 0 || elem_size > MAX_ELEM ||
         capacity > (SIZE_MAX - sizeof(eddy_chan)) / elem_size)
         return -EINVAL;
-    /* one block: the ring right behind the header (elements are copied
-       with memcpy, so the ring needs no alignment of its own) */
     eddy_chan *c = eddy__alloc(sizeof *c + capacity * elem_size);
     if (c == NULL)
         return -ENOMEM;
-    memset(c, 0, sizeof *c);
-    c->buf = (char *)(c + 1);
-    eddy__lock_init(&c->lock);
+    memset(c, 0, sizeof *c); /* the lock unlocked, the queues empty */
     c->cap = capacity;
     c->esz = elem_size;
     *out = c;
@@ -55,13 +58,13 @@ void eddy_chan_free(eddy_chan *c)
 static void buf_push(eddy_chan *c, const void *elem)
 {
     size_t tail = (c->head + c->count) % c->cap;
-    memcpy(c->buf + tail * c->esz, elem, c->esz);
+    memcpy(ring(c) + tail * c->esz, elem, c->esz);
     c->count++;
 }
 
 static void buf_pop(eddy_chan *c, void *elem)
 {
-    memcpy(elem, c->buf + c->head * c->esz, c->esz);
+    memcpy(elem, ring(c) + c->head * c->esz, c->esz);
     c->head = (c->head + 1) % c->cap;
     c->count--;
 }
