@@ -30,6 +30,19 @@
 #endif
 #endif
 
+/* EDDY__FIBER_RAW: a switch is eddy__ctx_switch and nothing else (no
+   sanitizer bookkeeping around it, not the portable ucontext build), so a
+   caller that needs the switch in its own frame may call that directly. */
+#if !defined(EDDY__FIBER_ASAN) && !defined(EDDY_TSAN) && !defined(__SANITIZE_THREAD__) && \
+    !defined(EDDY_FIBER_PORTABLE) && (defined(__x86_64__) || defined(__aarch64__))
+#define EDDY__FIBER_RAW 1
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#undef EDDY__FIBER_RAW
+#endif
+#endif
+#endif
+
 struct eddy__fiber {
     void *sp;            /* saved stack pointer while switched out */
     void *stack_lo;      /* lowest usable byte; NULL for a thread's own stack */

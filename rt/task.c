@@ -48,21 +48,23 @@ static void stack_loop(void *arg)
     }
 }
 
-static enum eddy__poll fiber_run(struct eddy__task *t, int idx)
+/* The run of a fiber task, in the vtable's three parts (see enter in
+   sched/task.h): the worker switches onto the task's stack between them. */
+static void *fiber_enter(struct eddy__task *t, int idx, void ***save)
 {
     struct fiber_task *ft = (struct fiber_task *)t;
     eddy_rt *rt = ft->rt;
     if (!t->started) {
         if (eddy__task_cancelled(t)) { /* aborted before it ever ran */
             t->result = NULL;
-            return EDDY__POLL_DONE;
+            return NULL;
         }
         struct eddy__stack *st = eddy__stack_get(&rt->stacks, idx, ft->stack_size);
         if (st == NULL) {
             fprintf(stderr, "eddy: no memory for a fiber stack; task dropped as cancelled\n");
             atomic_fetch_or(&t->state, EDDY__T_CANCELLED);
             t->result = NULL;
-            return EDDY__POLL_DONE;
+            return NULL;
         }
         if (!st->fiber_live) {
             eddy__fiber_init(&st->fiber, st->lo, st->size, stack_loop, st);
@@ -72,9 +74,15 @@ static enum eddy__poll fiber_run(struct eddy__task *t, int idx)
         ft->stack = st;
         t->started = 1;
     }
-    struct eddy__stack *st = ft->stack;
     ft->ret = &rt->thread_ctx[idx].fiber;
-    eddy__fiber_switch(ft->ret, &st->fiber);
+    *save = &ft->ret->sp;
+    return ft->stack->fiber.sp;
+}
+
+static enum eddy__poll fiber_leave(struct eddy__task *t, int idx)
+{
+    struct fiber_task *ft = (struct fiber_task *)t;
+    struct eddy__stack *st = ft->stack;
     if (st->guard == EDDY__GUARD_NONE && !eddy__stack_canary_ok(st)) {
         fprintf(stderr, "eddy: fiber stack overflow in task %s (stack %zu bytes)\n",
                 ft->name ? ft->name : "(unnamed)", st->size);
@@ -83,9 +91,21 @@ static enum eddy__poll fiber_run(struct eddy__task *t, int idx)
     if (!ft->done)
         return EDDY__POLL_PENDING;
     st->user = NULL;
-    eddy__stack_put(&rt->stacks, idx, st); /* its fiber waits at the loop's top */
+    eddy__stack_put(&ft->rt->stacks, idx, st); /* its fiber waits at the loop's top */
     ft->stack = NULL;
     return EDDY__POLL_DONE;
+}
+
+/* The same run in one call, with the sanitizers' bookkeeping around the
+   switch (builds without EDDY__FIBER_RAW use only this). */
+static enum eddy__poll fiber_run(struct eddy__task *t, int idx)
+{
+    struct fiber_task *ft = (struct fiber_task *)t;
+    void **save;
+    if (fiber_enter(t, idx, &save) == NULL)
+        return EDDY__POLL_DONE;
+    eddy__fiber_switch(ft->ret, &ft->stack->fiber);
+    return fiber_leave(t, idx);
 }
 
 static void fiber_suspend(struct eddy__task *t)
@@ -120,6 +140,11 @@ static void fiber_release(struct eddy__task *t)
 
 static const struct eddy__task_vtable fiber_vt = {
     .run = fiber_run,
+#ifdef EDDY__FIBER_RAW
+    .enter = fiber_enter,
+    .switch_to = eddy__ctx_switch,
+    .leave = fiber_leave,
+#endif
     .suspend = fiber_suspend,
     .drop = fiber_drop,
     .release = fiber_release,

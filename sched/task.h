@@ -54,6 +54,20 @@ struct eddy__task_vtable {
        pool thread) until it suspends (PENDING) or ends (DONE; t->result is
        set). Called with RUNNING held. */
     enum eddy__poll (*run)(struct eddy__task *t, int worker);
+    /* Optional (NULL: the worker calls run): run cut around its switch
+       onto the task's own stack, so that the worker loop makes the switch
+       itself and the switch back lands in the loop. Inside run, the return
+       that follows the switch back is always mispredicted (the return
+       stack buffer holds the task's calls, not the worker's): one pipeline
+       flush per run, a quarter of a yield's time. enter prepares the run
+       and returns the context to resume, with *save where the worker's
+       goes; NULL when the run ended without switching (DONE, t->result
+       set). switch_to is the raw switch (it saves the caller's
+       callee-saved registers and stack pointer in *save and resumes to);
+       leave ends the run once the task switched back. */
+    void *(*enter)(struct eddy__task *t, int worker, void ***save);
+    void (*switch_to)(void **save, void *to);
+    enum eddy__poll (*leave)(struct eddy__task *t, int worker);
     /* Called from eddy__wait inside the running task: gives the worker
        back until the task is run again. */
     void (*suspend)(struct eddy__task *t);

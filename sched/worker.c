@@ -227,7 +227,11 @@ bool eddy__timer_disarm(struct eddy__timer *tm)
 
 /* ------------------------------------------------------------- running */
 
-static void run_task(struct eddy__worker *w, struct eddy__task *t)
+/* Inlined into the worker loop, both of its calls: a return right after a
+   switch back from a task's stack is mispredicted (see the vtable's enter),
+   so the switch is made from the loop's own frame. */
+static inline __attribute__((always_inline)) void run_task(struct eddy__worker *w,
+                                                           struct eddy__task *t)
 {
     struct eddy__sched *s = w->s;
     if (w->searching) {
@@ -263,7 +267,20 @@ static void run_task(struct eddy__worker *w, struct eddy__task *t)
     }
     w->current = t;
     w->budget = EDDY__COOP_BUDGET;
-    enum eddy__poll r = t->vt->run(t, (int)w->index);
+    enum eddy__poll r;
+    const struct eddy__task_vtable *vt = t->vt;
+    if (vt->enter != NULL) {
+        void **save;
+        void *to = vt->enter(t, (int)w->index, &save);
+        if (to != NULL) {
+            vt->switch_to(save, to);
+            r = vt->leave(t, (int)w->index);
+        } else {
+            r = EDDY__POLL_DONE;
+        }
+    } else {
+        r = vt->run(t, (int)w->index);
+    }
     w->current = NULL;
     eddy__metric_add(&w->m.polls, 1);
     if (r == EDDY__POLL_DONE) {
