@@ -168,6 +168,18 @@ struct eddy__task *eddy__deque_pop(struct eddy__deque *q)
     return atomic_load_explicit(&q->slots[real & MASK], memory_order_relaxed);
 }
 
+struct eddy__task *eddy__deque_pop_solo(struct eddy__deque *q)
+{
+    uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    uint32_t real = real_of(head);
+    assert(steal_of(head) == real && tail - real <= CAP);
+    if (real == tail)
+        return NULL;
+    atomic_store_explicit(&q->head, pack(real + 1, real + 1), memory_order_relaxed);
+    return atomic_load_explicit(&q->slots[real & MASK], memory_order_relaxed);
+}
+
 struct eddy__task *eddy__deque_steal_into(struct eddy__deque *src, struct eddy__deque *dst,
                                           unsigned *n)
 {

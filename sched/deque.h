@@ -50,6 +50,10 @@ bool eddy__deque_try_push(struct eddy__deque *q, struct eddy__task *t);
 /** Owner: removes the oldest task, NULL when empty. */
 struct eddy__task *eddy__deque_pop(struct eddy__deque *q);
 
+/** Owner of a ring no thief ever touches: eddy__deque_pop without the
+    compare-and-swap. */
+struct eddy__task *eddy__deque_pop_solo(struct eddy__deque *q);
+
 /**
  * Thief (any thread but dst's owner is the caller): steals half of src
  * (rounded up) into dst, which the caller owns. Returns one of the stolen

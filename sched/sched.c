@@ -40,6 +40,7 @@ static void destroy(struct eddy__sched *s)
         pthread_mutex_destroy(&w->hook_lock);
         eddy__dealloc(w->seen_tick, sizeof(uint32_t) * s->nworkers);
         eddy__dealloc(w->seen_at, sizeof(uint64_t) * s->nworkers);
+        eddy__dealloc(w->spill, sizeof *w->spill * w->spill_cap);
     }
     eddy__taskq_destroy(&s->inject);
     pthread_mutex_destroy(&s->sleepers_lock);
@@ -79,6 +80,7 @@ int eddy__sched_new(struct eddy__sched **out, const struct eddy__sched_config *c
         eddy__deque_init(&w->q);
         w->s = s;
         w->index = i;
+        w->solo = s->nworkers == 1 || !s->stealing;
         w->rng = 0x9e3779b9u * (i + 1);
         w->drv = cfg->drivers[i];
         atomic_init(&w->park_state, EDDY__PARK_EMPTY);
@@ -256,7 +258,8 @@ static bool drop_queued(struct eddy__sched *s)
     for (unsigned i = 0; i < s->nworkers; i++) {
         struct eddy__worker *w = &s->workers[i];
         while ((t = atomic_exchange(&w->lifo, NULL)) != NULL ||
-               (t = eddy__deque_pop(&w->q)) != NULL || (t = eddy__taskq_pop(&w->inbox)) != NULL) {
+               (t = eddy__deque_pop(&w->q)) != NULL || (t = eddy__worker_spill_pop(w)) != NULL ||
+               (t = eddy__taskq_pop(&w->inbox)) != NULL) {
             drop_task(t);
             eddy__task_complete(t);
             any = true;
@@ -323,7 +326,7 @@ int eddy__sched_metrics(struct eddy__sched *s, unsigned i, struct eddy__metrics 
     RD(busy_ns);
     RD(stuck_polls);
 #undef RD
-    m->queue_depth = eddy__deque_len(&w->q);
+    m->queue_depth = eddy__deque_len(&w->q) + atomic_load_explicit(&w->spill_len, memory_order_relaxed);
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sched/alloc.h"
 #include "sched/sched_int.h"
 
 _Thread_local struct eddy__worker *eddy__tls_worker;
@@ -73,8 +74,63 @@ void eddy__worker_unpark(struct eddy__worker *w)
         w->s->drv_ops->unpark(w->drv);
 }
 
+/* The spill of a solo worker (sched_int.h): a ring of task pointers that
+   doubles when full, given back when it empties after a burst. */
+#define SPILL_MIN 1024u
+#define SPILL_KEEP 65536u
+
+static bool spill_push(struct eddy__worker *w, struct eddy__task *t)
+{
+    uint32_t len = atomic_load_explicit(&w->spill_len, memory_order_relaxed);
+    if (len == w->spill_cap) {
+        uint32_t ncap = w->spill_cap ? w->spill_cap * 2 : SPILL_MIN;
+        if (ncap <= w->spill_cap)
+            return false;
+        struct eddy__task **n = eddy__alloc(sizeof *n * ncap);
+        if (n == NULL)
+            return false;
+        for (uint32_t i = 0; i < len; i++)
+            n[i] = w->spill[(w->spill_head + i) & (w->spill_cap - 1)];
+        eddy__dealloc(w->spill, sizeof *n * w->spill_cap);
+        w->spill = n;
+        w->spill_head = 0;
+        w->spill_cap = ncap;
+    }
+    w->spill[(w->spill_head + len) & (w->spill_cap - 1)] = t;
+    atomic_store_explicit(&w->spill_len, len + 1, memory_order_relaxed);
+    return true;
+}
+
+struct eddy__task *eddy__worker_spill_pop(struct eddy__worker *w)
+{
+    uint32_t len = atomic_load_explicit(&w->spill_len, memory_order_relaxed);
+    if (len == 0)
+        return NULL;
+    struct eddy__task *t = w->spill[w->spill_head];
+    w->spill_head = (w->spill_head + 1) & (w->spill_cap - 1);
+    atomic_store_explicit(&w->spill_len, len - 1, memory_order_relaxed);
+    if (len == 1 && w->spill_cap > SPILL_KEEP) {
+        eddy__dealloc(w->spill, sizeof *w->spill * w->spill_cap);
+        w->spill = NULL;
+        w->spill_head = w->spill_cap = 0;
+    }
+    return t;
+}
+
 static void push_overflow(struct eddy__worker *w, struct eddy__task *t)
 {
+    if (w->solo) {
+        /* in order: nothing enters the ring while older tasks wait in the
+           spill */
+        if (atomic_load_explicit(&w->spill_len, memory_order_relaxed) == 0 &&
+            eddy__deque_try_push(&w->q, t))
+            return;
+        if (spill_push(w, t))
+            return;
+        /* no memory to grow the spill: a linked queue takes it */
+        eddy__taskq_push(w->s->stealing ? &w->s->inject : &w->inbox, t);
+        return;
+    }
     struct eddy__task *batch[EDDY_DEQUE_CAP / 2 + 1];
     unsigned n = eddy__deque_push_or_overflow(&w->q, t, batch);
     if (n == 0)
@@ -378,7 +434,9 @@ static struct eddy__task *next_task(struct eddy__worker *w)
     }
     if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
         (t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL) {
-        if (w->lifo_runs < EDDY__LIFO_MAX_RUNS || eddy__deque_len(&w->q) == 0) {
+        if (w->lifo_runs < EDDY__LIFO_MAX_RUNS ||
+            (eddy__deque_len(&w->q) == 0 &&
+             atomic_load_explicit(&w->spill_len, memory_order_relaxed) == 0)) {
             /* over the cap with an empty ring, nothing local is starved:
                keep the chain here rather than offer it to a thief */
             w->lifo_runs++;
@@ -387,6 +445,11 @@ static struct eddy__task *next_task(struct eddy__worker *w)
         push_overflow(w, t);
     }
     w->lifo_runs = 0;
+    if (w->solo) {
+        if ((t = eddy__deque_pop_solo(&w->q)) != NULL || (t = eddy__worker_spill_pop(w)) != NULL)
+            return t;
+        return pull_global(w);
+    }
     t = eddy__deque_pop(&w->q);
     if (t != NULL)
         return t;
@@ -538,6 +601,7 @@ static bool work_pending(struct eddy__worker *w)
     struct eddy__sched *s = w->s;
     if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
         eddy__taskq_len(&w->inbox) != 0 || eddy__deque_len(&w->q) != 0 ||
+        atomic_load_explicit(&w->spill_len, memory_order_relaxed) != 0 ||
         atomic_load_explicit(&w->hooks_pending, memory_order_relaxed) != 0)
         return true;
     if (!s->stealing)
@@ -688,6 +752,7 @@ void *eddy__worker_main(void *arg)
         bool found = false;
         while (eddy__now_ns() < until) {
             if (eddy__deque_len(&w->q) || atomic_load_explicit(&w->lifo, memory_order_relaxed) ||
+                atomic_load_explicit(&w->spill_len, memory_order_relaxed) ||
                 eddy__taskq_len(&w->inbox) || (s->stealing && eddy__taskq_len(&s->inject)) ||
                 atomic_load_explicit(&w->hooks_pending, memory_order_relaxed) ||
                 atomic_load_explicit(&s->stopping, memory_order_relaxed)) {
