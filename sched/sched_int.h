@@ -59,12 +59,11 @@ struct eddy__taskq {
 void eddy__taskq_init(struct eddy__taskq *q);
 void eddy__taskq_destroy(struct eddy__taskq *q);
 void eddy__taskq_push(struct eddy__taskq *q, struct eddy__task *t);
-/* Pushes a chain first..last of n tasks linked by next. */
-void eddy__taskq_push_batch(struct eddy__taskq *q, struct eddy__task *first,
-                            struct eddy__task *last, size_t n);
+/* Pushes n tasks at once, in order (one node when memory allows). */
+void eddy__taskq_push_array(struct eddy__taskq *q, struct eddy__task *const *tasks, size_t n);
 struct eddy__task *eddy__taskq_pop(struct eddy__taskq *q);
-/* Pops up to max tasks as a chain (returned head; *n set). */
-struct eddy__task *eddy__taskq_pop_batch(struct eddy__taskq *q, size_t max, size_t *n);
+/* Pops up to max tasks into out[], oldest first; returns how many. */
+size_t eddy__taskq_pop_into(struct eddy__taskq *q, struct eddy__task **out, size_t max);
 static inline size_t eddy__taskq_len(struct eddy__taskq *q)
 {
     return atomic_load_explicit(&q->len, memory_order_acquire);

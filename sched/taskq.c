@@ -12,6 +12,9 @@
  * so "is there anything?" costs one load.
  */
 #include <stddef.h>
+#include <string.h>
+
+#include "sched/alloc.h"
 
 #include "sched/sched_int.h"
 
@@ -28,35 +31,65 @@ void eddy__taskq_destroy(struct eddy__taskq *q)
     pthread_mutex_destroy(&q->lock);
 }
 
-void eddy__taskq_push_batch(struct eddy__taskq *q, struct eddy__task *first,
-                            struct eddy__task *last, size_t n)
+/* A run of tasks pushed at once (a ring's overflow, up to 129) travels as
+   one node: a block headed by a stand-in task (vt == &run_vt), with the
+   task pointers in an array. The consumer copies pointers instead of
+   walking the run's task headers one dependent load at a time: those are
+   cold by the time a worker pulls them, and that walk was a sixth of a
+   burst of spawns on two workers. */
+struct taskq_run {
+    struct eddy__task hdr; /* next links it like any task */
+    uint32_t pos, n;       /* guarded by: the queue's lock once pushed */
+    struct eddy__task *t[];
+};
+
+static const struct eddy__task_vtable run_vt = { .kind = "taskq run" };
+
+static size_t run_bytes(uint32_t n)
 {
-    /* the stack is read back reversed: push the chain reversed too, so the
-       batch keeps its order */
-    struct eddy__task *rev = NULL, *t = first;
-    for (size_t i = 0; i < n; i++) {
-        struct eddy__task *nx = t->next;
-        t->next = rev;
-        rev = t;
-        t = nx;
-    }
-    (void)last;
-    /* rev is last..first; first is now its tail */
+    return sizeof(struct taskq_run) + sizeof(struct eddy__task *) * n;
+}
+
+/* Pushes the chain first..last (rev: linked last to first through next,
+   m nodes) standing for n tasks. */
+static void push_chain(struct eddy__taskq *q, struct eddy__task *rev_top,
+                       struct eddy__task *rev_bottom, size_t n)
+{
     struct eddy__task *top = atomic_load_explicit(&q->incoming, memory_order_relaxed);
     do {
-        first->next = top;
+        rev_bottom->next = top;
         /* release: publishes the tasks (and the chain) to the consumer's
            acquire exchange */
-    } while (!atomic_compare_exchange_weak_explicit(&q->incoming, &top, rev, memory_order_release,
-                                                    memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&q->incoming, &top, rev_top,
+                                                    memory_order_release, memory_order_relaxed));
     /* seq_cst: a parker's re-check must see it (see eddy__idle_notify_remote) */
     atomic_fetch_add_explicit(&q->len, n, memory_order_seq_cst);
 }
 
+void eddy__taskq_push_array(struct eddy__taskq *q, struct eddy__task *const *tasks, size_t n)
+{
+    if (n == 0)
+        return;
+    struct taskq_run *r = n > 1 ? eddy__alloc(run_bytes((uint32_t)n)) : NULL;
+    if (r != NULL) {
+        memset(&r->hdr, 0, sizeof r->hdr);
+        r->hdr.vt = &run_vt;
+        r->pos = 0;
+        r->n = (uint32_t)n;
+        memcpy(r->t, tasks, sizeof *tasks * n);
+        push_chain(q, &r->hdr, &r->hdr, n);
+        return;
+    }
+    /* one task, or no memory for a run: the tasks themselves, linked. The
+       stack is read back reversed, so link them reversed. */
+    for (size_t i = 1; i < n; i++)
+        tasks[i]->next = tasks[i - 1];
+    push_chain(q, tasks[n - 1], tasks[0], n);
+}
+
 void eddy__taskq_push(struct eddy__taskq *q, struct eddy__task *t)
 {
-    t->next = NULL;
-    eddy__taskq_push_batch(q, t, t, 1);
+    push_chain(q, t, t, 1);
 }
 
 /* Moves the incoming stack onto the FIFO's tail in arrival order. Caller
@@ -81,36 +114,54 @@ static void take_incoming(struct eddy__taskq *q)
     q->tail = tail;
 }
 
-struct eddy__task *eddy__taskq_pop_batch(struct eddy__taskq *q, size_t max, size_t *n)
+size_t eddy__taskq_pop_into(struct eddy__taskq *q, struct eddy__task **out, size_t max)
 {
-    *n = 0;
     if (max == 0 || eddy__taskq_len(q) == 0)
-        return NULL;
-    pthread_mutex_lock(&q->lock);
-    if (q->head == NULL)
-        take_incoming(q);
-    struct eddy__task *first = q->head, *last = NULL, *t = first;
+        return 0;
+    struct taskq_run *spent = NULL; /* runs emptied, freed after the unlock */
     size_t k = 0;
-    while (t != NULL && k < max) {
-        last = t;
-        t = t->next;
-        k++;
-    }
-    if (k > 0) {
-        q->head = t;
-        if (t == NULL)
+    pthread_mutex_lock(&q->lock);
+    while (k < max) {
+        if (q->head == NULL) {
+            take_incoming(q);
+            if (q->head == NULL)
+                break;
+        }
+        struct eddy__task *t = q->head;
+        if (t->vt == &run_vt) {
+            struct taskq_run *r = (struct taskq_run *)t;
+            size_t take = r->n - r->pos;
+            if (take > max - k)
+                take = max - k;
+            memcpy(out + k, r->t + r->pos, sizeof *out * take);
+            r->pos += (uint32_t)take;
+            k += take;
+            if (r->pos < r->n)
+                break; /* out is full */
+        } else {
+            out[k++] = t;
+        }
+        q->head = t->next;
+        if (q->head == NULL)
             q->tail = NULL;
-        last->next = NULL;
+        if (t->vt == &run_vt) {
+            t->next = &spent->hdr;
+            spent = (struct taskq_run *)t;
+        }
     }
     pthread_mutex_unlock(&q->lock);
     if (k > 0)
         atomic_fetch_sub_explicit(&q->len, k, memory_order_relaxed);
-    *n = k;
-    return k ? first : NULL;
+    while (spent != NULL) {
+        struct taskq_run *nx = (struct taskq_run *)spent->hdr.next;
+        eddy__dealloc(spent, run_bytes(spent->n));
+        spent = nx;
+    }
+    return k;
 }
 
 struct eddy__task *eddy__taskq_pop(struct eddy__taskq *q)
 {
-    size_t n;
-    return eddy__taskq_pop_batch(q, 1, &n);
+    struct eddy__task *t;
+    return eddy__taskq_pop_into(q, &t, 1) ? t : NULL;
 }

@@ -133,14 +133,8 @@ static void push_overflow(struct eddy__worker *w, struct eddy__task *t)
     }
     struct eddy__task *batch[EDDY_DEQUE_CAP / 2 + 1];
     unsigned n = eddy__deque_push_or_overflow(&w->q, t, batch);
-    if (n == 0)
-        return;
-    for (unsigned i = 0; i + 1 < n; i++)
-        batch[i]->next = batch[i + 1];
-    /* shared-nothing: the overflow stays this worker's (its inbox), or
-       another worker would run tasks bound here */
-    struct eddy__taskq *q = w->s->stealing ? &w->s->inject : &w->inbox;
-    eddy__taskq_push_batch(q, batch[0], batch[n - 1], n);
+    if (n != 0)
+        eddy__taskq_push_array(&w->s->inject, batch, n);
 }
 
 void eddy__worker_push_local(struct eddy__worker *w, struct eddy__task *t, bool lifo)
@@ -385,41 +379,39 @@ static inline __attribute__((always_inline)) void run_task(struct eddy__worker *
        list keeps the task alive while it waits */
 }
 
+/* The most pull_global takes at once: a ring's overflow. */
+#define PULL_MAX (EDDY_DEQUE_CAP / 2 + 1)
+
+/* Runs the first of got tasks pulled from a queue; the rest go local. */
+static struct eddy__task *take_pulled(struct eddy__worker *w, struct eddy__task **got, size_t n)
+{
+    eddy__metric_add(&w->m.global_pulls, n);
+    for (size_t i = 1; i < n; i++)
+        push_overflow(w, got[i]);
+    return got[0];
+}
+
 /* Takes up to a fair share of the global queue into the local ring and
    returns one task to run. */
 static struct eddy__task *pull_global(struct eddy__worker *w)
 {
     struct eddy__sched *s = w->s;
-    size_t got;
-    struct eddy__task *t = eddy__taskq_pop_batch(&w->inbox, eddy__deque_room(&w->q) / 2 + 1, &got);
-    if (t != NULL) {
-        eddy__metric_add(&w->m.global_pulls, got);
-        for (struct eddy__task *rest = t->next, *nx; rest != NULL; rest = nx) {
-            nx = rest->next;
-            push_overflow(w, rest);
-        }
-        return t;
-    }
+    struct eddy__task *got[PULL_MAX];
+    size_t room = eddy__deque_room(&w->q);
+    size_t want = room / 2 + 1;
+    size_t n = eddy__taskq_pop_into(&w->inbox, got, want < PULL_MAX ? want : PULL_MAX);
+    if (n > 0)
+        return take_pulled(w, got, n);
     size_t len = eddy__taskq_len(&s->inject);
     if (len == 0)
         return NULL;
-    size_t want = len / s->nworkers + 1;
-    size_t room = eddy__deque_room(&w->q);
+    want = len / s->nworkers + 1;
     if (want > room + 1)
         want = room + 1;
     if (want > 128)
         want = 128;
-    t = eddy__taskq_pop_batch(&s->inject, want, &got);
-    if (t == NULL)
-        return NULL;
-    eddy__metric_add(&w->m.global_pulls, got);
-    struct eddy__task *rest = t->next;
-    while (rest != NULL) {
-        struct eddy__task *nx = rest->next;
-        push_overflow(w, rest);
-        rest = nx;
-    }
-    return t;
+    n = eddy__taskq_pop_into(&s->inject, got, want);
+    return n > 0 ? take_pulled(w, got, n) : NULL;
 }
 
 static struct eddy__task *next_task(struct eddy__worker *w)

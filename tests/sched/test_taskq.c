@@ -1,6 +1,7 @@
 /*
- * tests/sched/test_taskq.c: the inject/inbox queue: lock-free pushes from
- * many threads, batch pops under a lock; FIFO per producer, each task
+ * tests/sched/test_taskq.c: the inject/inbox queue: lock-free pushes of
+ * single tasks and of arrays (a run node) from many threads, pops into an
+ * array under a lock that may cut a run; FIFO per producer, each task
  * popped exactly once.
  */
 /* ctest-labels: concurrency stress */
@@ -25,23 +26,20 @@ static void pops_in_push_order_singles_and_batches(void **state)
     eddy__taskq_init(&q);
     struct item it[10];
     memset(it, 0, sizeof it);
-    size_t n;
     assert_null(eddy__taskq_pop(&q));
-    assert_null(eddy__taskq_pop_batch(&q, 5, &n));
-    assert_int_equal(n, 0);
+    struct eddy__task *out[5];
+    assert_int_equal(eddy__taskq_pop_into(&q, out, 5), 0);
     eddy__taskq_push(&q, &it[0].t);
     eddy__taskq_push(&q, &it[1].t);
-    /* a batch keeps its order: 2, 3, 4 */
-    it[2].t.next = &it[3].t;
-    it[3].t.next = &it[4].t;
-    eddy__taskq_push_batch(&q, &it[2].t, &it[4].t, 3);
+    /* an array keeps its order: 2, 3, 4 */
+    struct eddy__task *arr[3] = { &it[2].t, &it[3].t, &it[4].t };
+    eddy__taskq_push_array(&q, arr, 3);
     eddy__taskq_push(&q, &it[5].t);
     assert_int_equal(eddy__taskq_len(&q), 6);
-    struct eddy__task *t = eddy__taskq_pop_batch(&q, 4, &n);
-    assert_int_equal(n, 4);
-    for (int i = 0; i < 4; i++, t = t->next)
-        assert_ptr_equal(t, &it[i].t);
-    assert_null(t);
+    /* cuts the array: 4 is left in it */
+    assert_int_equal(eddy__taskq_pop_into(&q, out, 4), 4);
+    for (int i = 0; i < 4; i++)
+        assert_ptr_equal(out[i], &it[i].t);
     eddy__taskq_push(&q, &it[6].t); /* arrives behind what is left */
     assert_ptr_equal(eddy__taskq_pop(&q), &it[4].t);
     assert_ptr_equal(eddy__taskq_pop(&q), &it[5].t);
@@ -81,9 +79,10 @@ static void *producer(void *arg)
         if (k == 1) {
             eddy__taskq_push(&s->q, &mine[i].t);
         } else {
-            for (unsigned j = 0; j + 1 < k; j++)
-                mine[i + j].t.next = &mine[i + j + 1].t;
-            eddy__taskq_push_batch(&s->q, &mine[i].t, &mine[i + k - 1].t, k);
+            struct eddy__task *arr[7];
+            for (unsigned j = 0; j < k; j++)
+                arr[j] = &mine[i + j].t;
+            eddy__taskq_push_array(&s->q, arr, k);
         }
         i += k;
     }
@@ -102,10 +101,10 @@ static void *consumer(void *arg)
     unsigned total = PRODUCERS * s->per_producer;
     int64_t until = eddy_test_now_ms() + 60000;
     while (atomic_load(&s->taken) < total && eddy_test_now_ms() < until) {
-        size_t n;
-        struct eddy__task *t = eddy__taskq_pop_batch(&s->q, 1 + (a->id * 5) % 16, &n);
-        for (; t != NULL; t = t->next) {
-            struct item *it = (struct item *)t;
+        struct eddy__task *got[16];
+        size_t n = eddy__taskq_pop_into(&s->q, got, 1 + (a->id * 5) % 16);
+        for (size_t g = 0; g < n; g++) {
+            struct item *it = (struct item *)got[g];
             atomic_fetch_add(&s->seen[it - s->items], 1);
             /* each consumer sees each producer's items in push order */
             if (it->seq + 1 <= s->last_seq[a->id][it->producer])
