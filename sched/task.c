@@ -175,6 +175,10 @@ struct eddy__task *eddy__task_alloc(void)
     struct eddy__task *t = c->loaded.head;
     c->loaded.head = t->next;
     c->loaded.n--;
+    /* the next spawn's block is most likely cold (freed on another worker,
+       or long ago): start fetching it now, for writing */
+    if (c->loaded.head != NULL)
+        __builtin_prefetch(c->loaded.head, 1, 3);
     /* the header only (kinds set their own fields); state and gen stay
        untouched here: a stale handle may read them concurrently. Field by
        field: a memset of this size became `rep stos`, whose start-up cost
