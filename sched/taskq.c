@@ -145,7 +145,7 @@ size_t eddy__taskq_pop_into(struct eddy__taskq *q, struct eddy__task **out, size
         if (q->head == NULL)
             q->tail = NULL;
         if (t->vt == &run_vt) {
-            t->next = &spent->hdr;
+            t->next = spent != NULL ? &spent->hdr : NULL;
             spent = (struct taskq_run *)t;
         }
     }
