@@ -144,7 +144,7 @@ void eddy__worker_push_local(struct eddy__worker *w, struct eddy__task *t, bool 
            So an empty slot stays empty until this store: no RMW needed
            (release: a thief's exchange then sees the task's writes). */
         struct eddy__task *prev = atomic_load_explicit(&w->lifo, memory_order_relaxed);
-        if (prev == NULL)
+        if (prev == NULL || w->solo) /* a solo worker's slot has no thief */
             atomic_store_explicit(&w->lifo, t, memory_order_release);
         else
             prev = atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
@@ -424,8 +424,10 @@ static struct eddy__task *next_task(struct eddy__worker *w)
         if (t != NULL)
             return t;
     }
-    if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL &&
-        (t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL) {
+    if ((t = atomic_load_explicit(&w->lifo, memory_order_relaxed)) != NULL &&
+        (w->solo ? (atomic_store_explicit(&w->lifo, NULL, memory_order_relaxed), true)
+                 : (t = atomic_exchange_explicit(&w->lifo, NULL, memory_order_acq_rel)) != NULL)) {
+        /* a solo worker's slot has no thief: no read-modify-write */
         if (w->lifo_runs < EDDY__LIFO_MAX_RUNS ||
             (eddy__deque_len(&w->q) == 0 &&
              atomic_load_explicit(&w->spill_len, memory_order_relaxed) == 0)) {
