@@ -6,7 +6,7 @@
  * scheduler calls eddy__stack_canary_ok when a fiber switches out).
  *
  * Layout. A chunk is one mmap(MAP_NORESERVE): a header page, then up to
- * CHUNK_STACKS slots carved lazily, a few at a time, as the pool runs dry.
+ * CHUNK_STACKS slots carved lazily, a batch at a time, as the pool runs dry.
  * A slot is
  *
  *     [ guard page | lo: canary ... usable stack ... | struct eddy__stack ]
@@ -21,6 +21,15 @@
  *
  * Default-size stacks cycle through the caches and the depot in batches;
  * other sizes get a chunk each and a short list of their own.
+ *
+ * A fresh stack costs a guard and a fault on its top page (a million parked
+ * tasks hold a million stacks). Slots are reserved under the lock but
+ * carved outside it, a batch at a time: one process_madvise installs the
+ * batch's guards and one more faults in its top pages (MADV_POPULATE_WRITE),
+ * where the kernel lets a process advise itself by PIDFD_SELF (6.15+); else
+ * one madvise per guard and a page fault per stack. Draining a cache
+ * releases its batch's pages in one call too: a MADV_DONTNEED that overlaps
+ * another thread's flushes the TLB of every CPU, even if it freed nothing.
  */
 #include "rt/stack.h"
 
@@ -30,6 +39,8 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #if defined(EDDY_ASAN) || defined(__SANITIZE_ADDRESS__)
@@ -49,13 +60,22 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440 /* the same on every architecture */
+#endif
+/* Linux 6.15 (linux/pidfd.h): this process, without an fd (a fork child
+   holding a pidfd would advise its parent). */
+#define PIDFD_SELF_PROCESS (-10001)
 
 #define STACK_DEFAULT_SIZE (64u * 1024) /* RUNTIME-NOTES 6.1.5 */
 #define DESC_SPACE 192                  /* descriptor bytes at the top */
-#define CHUNK_STACKS 64                 /* slots per chunk of default stacks */
+#define CHUNK_STACKS 256                /* slots per chunk, which costs a header page */
 #define CHUNK_MAX_BYTES ((size_t)256 << 20) /* fewer slots for huge stacks */
 #define BATCH 32                        /* stacks moved per depot visit */
-#define FRESH_MAX 8                     /* new slots carved per refill */
+#define FRESH_MIN 8                     /* first fresh carve; doubles up to BATCH */
 #define CACHE_MAX (2 * BATCH)           /* a cache above this drains BATCH */
 #define DEPOT_HWM 64                    /* same, for puts straight to the depot */
 #define ODD_MAX 16                      /* free odd stacks kept; more are unmapped */
@@ -76,6 +96,8 @@ struct chunk {
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 static size_t page_size;  /* immutable after probe() */
 static bool madv_guard;   /* immutable after probe() */
+static bool self_advise;  /* process_madvise(PIDFD_SELF_PROCESS) takes any advice;
+                             immutable after probe() */
 
 static void probe(void)
 {
@@ -86,7 +108,26 @@ static void probe(void)
     if (m == MAP_FAILED)
         return;
     madv_guard = madvise(m, page_size, MADV_GUARD_INSTALL) == 0;
+    struct iovec iov = { (char *)m + page_size, page_size };
+    self_advise = syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, &iov, 1,
+                          MADV_POPULATE_WRITE, 0) == (long)page_size;
     munmap(m, 2 * page_size);
+}
+
+/* Gives advice to n ranges in one system call. False when the kernel
+   cannot or some range did not take it: the callers' advice is idempotent,
+   so they redo the batch range by range. */
+static bool advise_ranges(const struct iovec *iov, unsigned n, int advice)
+{
+    if (n == 0)
+        return true;
+    if (!self_advise)
+        return false;
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += iov[i].iov_len;
+    return syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, iov, (size_t)n, advice, 0) ==
+           (long)total;
 }
 
 bool eddy__stack_have_madv_guard(void)
@@ -191,12 +232,11 @@ static void unlink_chunk(struct eddy__stack_pool *p, struct chunk *c)
         c->next->prev = c->prev;
 }
 
-/* Guard for the page at g. Caller holds p->lock (the mprotect budget). */
-static uint8_t install_guard(struct eddy__stack_pool *p, void *g)
+/* mprotect guard for the page at g, while the budget lasts. Caller holds
+   p->lock. */
+static uint8_t mprotect_guard_locked(struct eddy__stack_pool *p, void *g)
 {
-    if (p->guard_kind == EDDY__GUARD_MADVISE && madvise(g, page_size, MADV_GUARD_INSTALL) == 0)
-        return EDDY__GUARD_MADVISE;
-    if (p->guard_kind != EDDY__GUARD_NONE && p->guards_mprotect < p->guard_budget) {
+    if (p->guards_mprotect < p->guard_budget) {
         if (mprotect(g, page_size, PROT_NONE) == 0) {
             p->guards_mprotect++;
             return EDDY__GUARD_MPROTECT;
@@ -207,22 +247,62 @@ static uint8_t install_guard(struct eddy__stack_pool *p, void *g)
     return EDDY__GUARD_NONE;
 }
 
-/* Turns the next slot of c into a stack. Caller holds p->lock. */
-static struct eddy__stack *carve(struct eddy__stack_pool *p, struct chunk *c)
+static char *slot_of(const struct chunk *c, unsigned i)
 {
-    assert(c->carved < c->nslots);
-    char *slot = (char *)c + page_size + (size_t)c->carved++ * c->span;
-    struct eddy__stack *s = (struct eddy__stack *)(slot + c->span - DESC_SPACE);
-    s->next = NULL;
-    s->lo = slot + page_size;
-    s->size = c->span - page_size - DESC_SPACE;
-    s->guard = install_guard(p, slot);
-    s->released = 0;
-    s->fiber_live = 0;
-    s->user = NULL;
-    memset(&s->fiber, 0, sizeof s->fiber);
-    write_canary(s);
-    return s;
+    return (char *)c + page_size + (size_t)i * c->span;
+}
+
+/* Turns slots [first, first + n) of c, reserved under the lock, into
+   stacks linked onto *list (the lowest slot first). Called without the
+   lock: only mprotect guards take it, for their budget. */
+static void carve(struct eddy__stack_pool *p, struct chunk *c, unsigned first, unsigned n,
+                  struct eddy__stack **list)
+{
+    struct iovec iov[BATCH] = { { NULL, 0 } };
+    uint8_t guard[BATCH];
+    assert(n >= 1 && n <= BATCH && first + n <= c->nslots);
+    bool batched = false, unguarded = false;
+    if (p->guard_kind == EDDY__GUARD_MADVISE) {
+        for (unsigned i = 0; i < n; i++)
+            iov[i] = (struct iovec){ slot_of(c, first + i), page_size };
+        batched = advise_ranges(iov, n, MADV_GUARD_INSTALL);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        guard[i] = EDDY__GUARD_NONE;
+        if (batched || (p->guard_kind == EDDY__GUARD_MADVISE &&
+                        madvise(slot_of(c, first + i), page_size, MADV_GUARD_INSTALL) == 0))
+            guard[i] = EDDY__GUARD_MADVISE;
+        unguarded |= guard[i] == EDDY__GUARD_NONE;
+    }
+    if (unguarded && p->guard_kind != EDDY__GUARD_NONE) {
+        pthread_mutex_lock(&p->lock);
+        for (unsigned i = 0; i < n; i++)
+            if (guard[i] == EDDY__GUARD_NONE)
+                guard[i] = mprotect_guard_locked(p, slot_of(c, first + i));
+        pthread_mutex_unlock(&p->lock);
+    }
+    /* The top page is the one page a guarded stack costs: faulting the
+       batch's in at once saves a trap per stack. If this fails, the
+       descriptor's write below faults them in one by one. */
+    if (n > 1) {
+        for (unsigned i = 0; i < n; i++)
+            iov[i] = (struct iovec){ slot_of(c, first + i) + c->span - page_size, page_size };
+        advise_ranges(iov, n, MADV_POPULATE_WRITE);
+    }
+    for (unsigned i = n; i-- > 0;) {
+        char *slot = slot_of(c, first + i);
+        struct eddy__stack *s = (struct eddy__stack *)(slot + c->span - DESC_SPACE);
+        s->lo = slot + page_size;
+        s->size = c->span - page_size - DESC_SPACE;
+        s->guard = guard[i];
+        s->released = 0;
+        s->fiber_live = 0;
+        s->user = NULL;
+        memset(&s->fiber, 0, sizeof s->fiber);
+        write_canary(s);
+        s->next = *list;
+        *list = s;
+    }
 }
 
 static struct chunk *chunk_of_odd(struct eddy__stack *s)
@@ -231,13 +311,21 @@ static struct chunk *chunk_of_odd(struct eddy__stack *s)
     return (struct chunk *)((char *)s->lo - 2 * page_size);
 }
 
-/* Gives the pages of a free stack back to the kernel, all but the top one
-   (it holds the descriptor). The canary goes with them: get rewrites it. */
-static void release_pages(struct eddy__stack *s)
+/* The pages of a free stack that may be given back: all but the top one
+   (it holds the descriptor). Empty for a one-page stack. */
+static struct iovec releasable(const struct eddy__stack *s)
 {
     char *lo = s->lo;
     char *top_page = (char *)((uintptr_t)s & ~(uintptr_t)(page_size - 1));
-    if (top_page > lo && madvise(lo, (size_t)(top_page - lo), MADV_DONTNEED) == 0)
+    return (struct iovec){ lo, top_page > lo ? (size_t)(top_page - lo) : 0 };
+}
+
+/* Gives those pages back to the kernel. The canary goes with them: get
+   rewrites it. */
+static void release_pages(struct eddy__stack *s)
+{
+    struct iovec r = releasable(s);
+    if (r.iov_len > 0 && madvise(r.iov_base, r.iov_len, MADV_DONTNEED) == 0)
         s->released = 1;
 }
 
@@ -267,19 +355,16 @@ int eddy__stack_pool_init(struct eddy__stack_pool *p, size_t default_size, unsig
     }
     p->guard_kind = madv_guard ? EDDY__GUARD_MADVISE : EDDY__GUARD_MPROTECT;
     p->guard_budget = GUARD_BUDGET;
+    p->fresh = FRESH_MIN;
     return 0;
 }
 
-/* One default-size stack from the depot or a fresh slot. Caller holds
-   p->lock. NULL when mmap fails. */
-static struct eddy__stack *take_default_locked(struct eddy__stack_pool *p)
+/* Reserves up to want fresh default slots, [*first, *first + return) of
+   the chunk stored in *out, mapping a chunk when the current one is used
+   up. Caller holds p->lock. 0 when mmap fails. */
+static unsigned reserve_locked(struct eddy__stack_pool *p, unsigned want, struct chunk **out,
+                               unsigned *first)
 {
-    struct eddy__stack *s = p->depot;
-    if (s != NULL) {
-        p->depot = s->next;
-        p->depot_count--;
-        return s;
-    }
     struct chunk *c = p->carving;
     if (c == NULL || c->carved == c->nslots) {
         size_t span = p->default_size + DESC_SPACE + page_size;
@@ -290,33 +375,46 @@ static struct eddy__stack *take_default_locked(struct eddy__stack_pool *p)
             n = 1;
         c = map_chunk(span, (unsigned)n);
         if (c == NULL)
-            return NULL;
+            return 0;
         link_chunk(p, c);
         p->carving = c;
     }
-    return carve(p, c);
+    unsigned n = c->nslots - c->carved;
+    if (n > want)
+        n = want;
+    *out = c;
+    *first = c->carved;
+    c->carved += n;
+    return n;
 }
 
-/* Fills an empty cache with up to BATCH stacks; returns how many. */
+/* Fills an empty cache with up to BATCH stacks from the depot, or else
+   with fresh ones; returns how many. */
 static unsigned refill(struct eddy__stack_pool *p, struct eddy__stack_cache *c)
 {
-    unsigned n = 0;
+    unsigned n = 0, fresh = 0, first = 0;
+    struct chunk *ch = NULL;
     pthread_mutex_lock(&p->lock);
-    while (n < BATCH) {
-        /* Fresh slots cost a syscall and two pages each: carve a few at a
-           time rather than a whole batch that may never run. */
-        if (p->depot == NULL && n >= FRESH_MAX)
-            break;
-        struct eddy__stack *s = take_default_locked(p);
-        if (s == NULL)
-            break;
+    while (n < BATCH && p->depot != NULL) {
+        struct eddy__stack *s = p->depot;
+        p->depot = s->next;
+        p->depot_count--;
         s->next = c->free;
         c->free = s;
         n++;
     }
+    if (n == 0) {
+        /* A batch that may never run costs a page a stack: start small,
+           grow while the pool keeps running dry. */
+        fresh = reserve_locked(p, p->fresh, &ch, &first);
+        if (p->fresh < BATCH)
+            p->fresh *= 2;
+    }
     pthread_mutex_unlock(&p->lock);
-    c->count += n;
-    return n;
+    if (fresh > 0)
+        carve(p, ch, first, fresh, &c->free);
+    c->count += n + fresh;
+    return n + fresh;
 }
 
 /* Moves the BATCH coldest stacks (the list's tail: puts and gets work at
@@ -328,13 +426,24 @@ static void drain(struct eddy__stack_pool *p, struct eddy__stack_cache *c)
     struct eddy__stack *keep_last = c->free;
     for (unsigned i = 1; i < c->count - BATCH; i++)
         keep_last = keep_last->next;
-    struct eddy__stack *first = keep_last->next, *last = first;
+    struct eddy__stack *first = keep_last->next, *last = NULL;
     keep_last->next = NULL;
     c->count -= BATCH;
-    release_pages(first);
-    for (unsigned i = 1; i < BATCH; i++) {
-        last = last->next;
-        release_pages(last);
+    struct iovec iov[BATCH];
+    unsigned n = 0;
+    for (struct eddy__stack *s = first; s != NULL; s = s->next) {
+        struct iovec r = releasable(s);
+        if (r.iov_len > 0)
+            iov[n++] = r;
+        last = s;
+    }
+    /* One call for the batch: one TLB flush at most, not one per stack. */
+    bool batched = advise_ranges(iov, n, MADV_DONTNEED);
+    for (struct eddy__stack *s = first; s != NULL; s = s->next) {
+        if (batched)
+            s->released = releasable(s).iov_len > 0;
+        else
+            release_pages(s);
     }
     pthread_mutex_lock(&p->lock);
     last->next = p->depot;
@@ -368,11 +477,13 @@ static struct eddy__stack *get_odd(struct eddy__stack_pool *p, size_t size)
     struct chunk *c = map_chunk(span, 1);
     if (c == NULL)
         return NULL;
+    c->carved = 1;
     pthread_mutex_lock(&p->lock);
     link_chunk(p, c);
-    struct eddy__stack *s = carve(p, c);
     p->live++;
     pthread_mutex_unlock(&p->lock);
+    struct eddy__stack *s = NULL;
+    carve(p, c, 0, 1, &s);
     return s;
 }
 
@@ -411,11 +522,21 @@ struct eddy__stack *eddy__stack_get(struct eddy__stack_pool *p, int cache, size_
         c->count--;
         c->out++;
     } else {
+        struct chunk *ch = NULL;
+        unsigned first = 0, fresh = 0;
         pthread_mutex_lock(&p->lock);
-        s = take_default_locked(p);
-        if (s != NULL)
+        s = p->depot;
+        if (s != NULL) {
+            p->depot = s->next;
+            p->depot_count--;
+        } else {
+            fresh = reserve_locked(p, 1, &ch, &first);
+        }
+        if (s != NULL || fresh > 0)
             p->live++;
         pthread_mutex_unlock(&p->lock);
+        if (fresh > 0)
+            carve(p, ch, first, 1, &s);
     }
     if (s == NULL)
         return NULL;

@@ -13,6 +13,8 @@
  * A task takes a stack when it first runs and gives it back when it ends,
  * so queued tasks hold none. The per-worker cache is owned by its worker (no
  * lock); a shared, locked depot refills and drains the caches in batches.
+ * When the depot is empty a cache gets fresh stacks, carved a batch at a
+ * time outside the lock (a guard and a top page each; stack.c).
  */
 #ifndef EDDY_RT_STACK_H
 #define EDDY_RT_STACK_H
@@ -63,6 +65,7 @@ struct eddy__stack_pool {
     void *carving;                    /* chunk whose slots are still being carved */
     unsigned guards_mprotect;         /* guard pages that cost a VMA */
     unsigned guard_budget;            /* max of the above */
+    unsigned fresh;                   /* slots the next fresh carve reserves */
     long live;                        /* got minus put through the locked paths (cache
                                          -1, odd sizes); either part may go below 0:
                                          stacks handed out = live + sum of caches' out */
