@@ -20,7 +20,9 @@
  * can come after the spawn loop. parked_ms is the time from the first spawn
  * until the last task started its sleep, and done_at_all_parked the tasks
  * already finished then: 0 means all of them were parked at once, so
- * peak_rss_kb is the memory of that many sleeping tasks.
+ * peak_rss_kb is the memory of that many sleeping tasks. wake_late_p50_ms
+ * and wake_late_p99_ms: how long after its deadline a task got to run again
+ * (a late task keeps its stack, so lateness adds to peak_rss_kb).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -31,6 +33,8 @@
 
 #include <eddy/rt.h>
 #include <eddy/sync.h>
+
+#define LATE_BUCKETS 1024 /* wake lateness histogram, 1 ms a bucket; 1023: a second or more */
 
 struct idle {
     _Atomic size_t rem;
@@ -45,6 +49,8 @@ struct idle {
     _Atomic uint64_t parked_ns;    /* written by the last to start */
     _Atomic size_t done_at_all_parked;
 };
+
+static _Atomic size_t late_hist[LATE_BUCKETS];
 
 static void fail(struct idle *s, int rc)
 {
@@ -65,9 +71,13 @@ static void *idle_task(void *arg)
         atomic_store(&s->parked_ns, eddy_now_ns() - s->t0);
         atomic_store(&s->done_at_all_parked, s->tasks - atomic_load(&s->rem));
     }
+    uint64_t due = eddy_now_ns() + (uint64_t)s->sleep_ms * 1000000u;
     int rc = eddy_sleep_ms(s->sleep_ms);
     if (rc < 0)
         fail(s, rc);
+    uint64_t now = eddy_now_ns(), late = now > due ? (now - due) / 1000000u : 0;
+    atomic_fetch_add_explicit(&late_hist[late < LATE_BUCKETS ? late : LATE_BUCKETS - 1], 1,
+                              memory_order_relaxed);
     arrive(s);
     return NULL;
 }
@@ -106,6 +116,18 @@ static unsigned long long proc_status_kb(const char *key)
     }
     fclose(f);
     return v;
+}
+
+/* The lateness (ms) that pct percent of the tasks did not exceed. */
+static unsigned late_pct(size_t tasks, unsigned pct)
+{
+    size_t acc = 0;
+    for (unsigned i = 0; i < LATE_BUCKETS; i++) {
+        acc += atomic_load(&late_hist[i]);
+        if (acc * 100 >= tasks * pct)
+            return i;
+    }
+    return LATE_BUCKETS - 1;
 }
 
 static long arg_or(int argc, char **argv, int i, long def, long min, const char *what)
@@ -168,11 +190,12 @@ int main(int argc, char **argv)
     printf("workload=many_idle workers=%u ns_per_op=%.1f iters=1 sleep_ms=%lld wall_ms=%.1f "
            "spawn_ms=%.1f base_rss_kb=%llu peak_rss_kb=%llu bytes_per_task=%.0f "
            "stack_size=%zu done_at_spawn_end=%zu parked_ms=%.1f done_at_all_parked=%zu "
-           "tasks=%zu runtime=eddy\n",
+           "wake_late_p50_ms=%u wake_late_p99_ms=%u tasks=%zu runtime=eddy\n",
            workers, over_ns / (double)s.tasks, (long long)s.sleep_ms, (double)wall_ns / 1e6,
            (double)s.spawn_ns / 1e6, base_kb, peak_kb, grown / (double)s.tasks,
            cfg.stack_size, s.done_at_spawn_end, (double)atomic_load(&s.parked_ns) / 1e6,
-           atomic_load(&s.done_at_all_parked), s.tasks);
+           atomic_load(&s.done_at_all_parked), late_pct(s.tasks, 50), late_pct(s.tasks, 99),
+           s.tasks);
     fflush(stdout);
     eddy_rt_free(rt);
     eddy_notify_free(s.done);
