@@ -343,13 +343,13 @@ int eddy__stack_pool_init(struct eddy__stack_pool *p, size_t default_size, unsig
     p->default_size = span - page_size - DESC_SPACE;
     p->ncaches = ncaches;
     if (ncaches > 0) {
-        p->caches = eddy__calloc(sizeof *p->caches * ncaches);
+        p->caches = eddy__calloc_line(sizeof *p->caches * ncaches);
         if (p->caches == NULL)
             return -ENOMEM;
     }
     int rc = pthread_mutex_init(&p->lock, NULL);
     if (rc != 0) {
-        eddy__dealloc(p->caches, sizeof *p->caches * ncaches);
+        eddy__dealloc_line(p->caches, sizeof *p->caches * ncaches);
         p->caches = NULL;
         return -rc;
     }
@@ -589,6 +589,6 @@ void eddy__stack_pool_destroy(struct eddy__stack_pool *p)
         c = next;
     }
     pthread_mutex_destroy(&p->lock);
-    eddy__dealloc(p->caches, sizeof *p->caches * p->ncaches);
+    eddy__dealloc_line(p->caches, sizeof *p->caches * p->ncaches);
     memset(p, 0, sizeof *p);
 }
