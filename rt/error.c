@@ -28,7 +28,11 @@ const char *eddy_strerror(int err)
         if (s != NULL)
             return s;
     }
-    return "Unknown error";
+    /* as glibc's strerror does for codes it does not know: the number, in
+       a buffer of the calling thread's, valid until its next such call */
+    static _Thread_local char unknown[32];
+    snprintf(unknown, sizeof unknown, "Unknown error %d", err);
+    return unknown;
 }
 
 unsigned eddy_version(void)

@@ -79,8 +79,10 @@ enum {
 
 /**
  * Names an error returned by any eddy call: a negative errno value or one of
- * the EDDY_E* codes. Returns a static string, never NULL ("Unknown error N"
- * style text for values it does not know; "Success" for 0 and above).
+ * the EDDY_E* codes. Never NULL; "Success" for 0 and above. For a value it
+ * does not know it returns "Unknown error N" (N the value given) from a
+ * buffer of the calling thread, valid until that thread's next call with an
+ * unknown value; every other string is static.
  *
  * Thread safety: any thread.
  */

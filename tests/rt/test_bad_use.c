@@ -318,6 +318,16 @@ static void on_signal_accept(int sig)
     atomic_store(&handler_ran, true);
 }
 
+static void strerror_names_known_codes_and_numbers_unknown_ones(void **state)
+{
+    (void)state;
+    assert_string_equal(eddy_strerror(0), "Success");
+    assert_string_equal(eddy_strerror(-EINVAL), "Invalid argument");
+    assert_string_equal(eddy_strerror(EDDY_EAI_NONAME), "Host name not known");
+    assert_string_equal(eddy_strerror(-4100), "Unknown error -4100");
+    assert_string_equal(eddy_strerror(-99999), "Unknown error -99999");
+}
+
 static void accept_out_of_descriptors_on_a_worker_outside_a_task_is_eperm(void **state)
 {
     (void)state;
@@ -354,6 +364,7 @@ static void accept_out_of_descriptors_on_a_worker_outside_a_task_is_eperm(void *
 }
 
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(strerror_names_known_codes_and_numbers_unknown_ones),
     cmocka_unit_test(null_handles_and_out_pointers_are_einval),
     cmocka_unit_test(a_freed_runtime_is_refused),
     cmocka_unit_test(reserved_fields_not_zero_are_einval),
