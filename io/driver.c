@@ -49,6 +49,13 @@ static int chosen_backend(int backend)
     const char *env = getenv("EDDY_IO_BACKEND");
     if (env != NULL && strcmp(env, "uring") == 0)
         return EDDY_IO_URING;
+    if (env != NULL && env[0] != '\0' && strcmp(env, "epoll") != 0) {
+        /* a typo must not pass for a choice: say so, once per process */
+        static atomic_bool said;
+        if (!atomic_exchange(&said, true))
+            fprintf(stderr, "eddy: EDDY_IO_BACKEND=%s is neither \"epoll\" nor \"uring\"; "
+                            "using epoll\n", env);
+    }
     return EDDY_IO_EPOLL;
 }
 

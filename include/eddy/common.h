@@ -72,7 +72,8 @@ enum {
 enum {
     EDDY_IO_AUTO = 0,  /**< the environment's EDDY_IO_BACKEND ("epoll" or
                             "uring"), else epoll (the faster here:
-                            docs/benchmarks.md) */
+                            docs/benchmarks.md); any other value is said
+                            once on stderr, and epoll is used */
     EDDY_IO_EPOLL = 1, /**< epoll, edge-triggered */
     EDDY_IO_URING = 2  /**< io_uring (multishot poll), else epoll */
 };

@@ -3,7 +3,8 @@
  * gives epoll; EDDY_IO_URING gives io_uring where the kernel allows it
  * (probed here directly) and otherwise falls back to epoll with one line
  * on stderr; a process whose seccomp filter refuses io_uring_setup (as
- * some container profiles do) falls back and still serves I/O.
+ * some container profiles do) falls back and still serves I/O. A
+ * misspelt EDDY_IO_BACKEND is said once on stderr, and epoll serves.
  */
 #include <errno.h>
 #include <linux/filter.h>
@@ -170,10 +171,58 @@ static void a_refused_uring_falls_back_to_epoll_with_a_log_line(void **state)
     assert_null(strstr(strstr(log, "using epoll"), "io_uring unavailable"));
 }
 
+/* In a child (its stderr is the pipe): two runtimes under a misspelt
+   EDDY_IO_BACKEND, both on epoll. */
+static int child_with_unknown_backend(int err_fd)
+{
+    if (dup2(err_fd, STDERR_FILENO) < 0)
+        return 3;
+    if (setenv("EDDY_IO_BACKEND", "io-uring", 1) != 0)
+        return 4;
+    for (int k = 0; k < 2; k++) {
+        eddy_rt *rt = eddy_test_new_rt(2);
+        for (unsigned i = 0; i < 2; i++)
+            if (rt->drivers[i]->backend != EDDY__BACKEND_EPOLL)
+                return 5;
+        eddy_rt_free(rt);
+    }
+    return 0;
+}
+
+static void an_unknown_backend_name_is_said_once_and_epoll_is_used(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        _exit(child_with_unknown_backend(p[1]));
+    }
+    close(p[1]);
+    char log[512] = "";
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < sizeof log && (n = read(p[0], log + got, sizeof log - 1 - got)) > 0)
+        got += (size_t)n;
+    log[got] = '\0';
+    close(p[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    const char *line = strstr(log, "EDDY_IO_BACKEND=io-uring");
+    assert_non_null(line);
+    assert_non_null(strstr(line, "using epoll"));
+    assert_null(strstr(line + 1, "EDDY_IO_BACKEND=io-uring")); /* once */
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(epoll_is_epoll),
     cmocka_unit_test(uring_is_uring_where_the_kernel_allows),
     cmocka_unit_test(a_refused_uring_falls_back_to_epoll_with_a_log_line),
+    cmocka_unit_test(an_unknown_backend_name_is_said_once_and_epoll_is_used),
 };
 
 EDDY_TEST_MAIN(tests, 60)
