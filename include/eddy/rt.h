@@ -212,8 +212,9 @@ EDDY_API int eddy_rt_spawn_blocking(eddy_rt *rt, eddy_task **out, eddy_fn fn, vo
  * Waits for task t to end and consumes the handle. *result (result may be
  * NULL) receives fn's return value.
  *
- * Returns 0, or -ECANCELED when t was aborted (if fn still returned a value
- * after the abort, *result receives it anyway so nothing leaks), -EINVAL
+ * Returns 0, or -ECANCELED when t was aborted before it ended (if fn still
+ * returned a value after the abort, *result receives it anyway so nothing
+ * leaks; a task aborted before it ever ran gives NULL), -EINVAL
  * (t NULL, or a handle already joined or detached), -EPERM when t is the
  * calling task, and, for the calling task's own cancellation or deadline,
  * -ECANCELED / -ETIMEDOUT with the handle left valid (join again or detach).
@@ -243,8 +244,10 @@ EDDY_API void eddy_detach(eddy_task *t);
  * Asks task t to stop: its pending and future suspensions return -ECANCELED
  * (a task not yet started never runs). Cooperative: a task that never
  * suspends runs to its end. The handle stays valid; eddy_join then returns
- * -ECANCELED. Returns 0 (also for a task that already ended or was
- * aborted), -EINVAL for NULL or a spent handle. Does not suspend.
+ * -ECANCELED, unless t had already ended when the abort came: then the
+ * abort changes nothing, and eddy_join returns 0 and t's result. Returns 0
+ * (also for a task that already ended or was aborted), -EINVAL for NULL or
+ * a spent handle. Does not suspend.
  *
  * Thread safety: any thread.
  */

@@ -313,6 +313,76 @@ static void cancelled_and_completed_waits_leave_no_timer_behind(void **state)
     eddy_rt_free(rt);
 }
 
+/* One worker: a spawned task sits in the LIFO slot, so it runs (to its end,
+   never suspending) exactly when its spawner yields. */
+static void *return_seven(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)7;
+}
+
+static void *abort_after_and_before_the_end(void *arg)
+{
+    (void)arg;
+    eddy_task *h;
+    void *res = (void *)1;
+    /* ended before the abort: the abort changes nothing */
+    if (eddy_spawn(&h, return_seven, NULL) != 0)
+        return (void *)(intptr_t)__LINE__;
+    eddy_yield();
+    if (eddy_abort(h) != 0 || eddy_join(h, &res) != 0 || res != (void *)(intptr_t)7)
+        return (void *)(intptr_t)__LINE__;
+    /* aborted before it ever ran: -ECANCELED, and NULL for the result */
+    res = (void *)1;
+    if (eddy_spawn(&h, return_seven, NULL) != 0)
+        return (void *)(intptr_t)__LINE__;
+    if (eddy_abort(h) != 0 || eddy_join(h, &res) != -ECANCELED || res != NULL)
+        return (void *)(intptr_t)__LINE__;
+    return NULL;
+}
+
+static void join_after_abort_depends_on_whether_the_task_had_ended(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1);
+    void *line = NULL;
+    assert_ok(eddy_rt_block_on(rt, abort_after_and_before_the_end, NULL, &line));
+    if (line != NULL)
+        fail_msg("check failed in the task at line %d", (int)(intptr_t)line);
+    eddy_rt_free(rt);
+}
+
+/* A sleep that ends with (or after) its enclosing deadline reports the
+   deadline; one that ends before it reports success. */
+static void *sleep_against_a_deadline(void *arg)
+{
+    (void)arg;
+    if (eddy_deadline_push(20) != 0)
+        return (void *)(intptr_t)__LINE__;
+    int same_tick = eddy_sleep_ms(20); /* the scope's deadline came first */
+    eddy_deadline_pop();
+    if (same_tick != -ETIMEDOUT)
+        return (void *)(intptr_t)__LINE__;
+    if (eddy_deadline_push(5000) != 0)
+        return (void *)(intptr_t)__LINE__;
+    int before = eddy_sleep_ms(5);
+    eddy_deadline_pop();
+    if (before != 0)
+        return (void *)(intptr_t)__LINE__;
+    return NULL;
+}
+
+static void a_sleep_ending_with_its_deadline_returns_etimedout(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1);
+    void *line = NULL;
+    assert_ok(eddy_rt_block_on(rt, sleep_against_a_deadline, NULL, &line));
+    if (line != NULL)
+        fail_msg("check failed in the task at line %d", (int)(intptr_t)line);
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(abort_of_a_sleeping_task_returns_ecanceled_promptly),
     cmocka_unit_test(abort_of_a_channel_blocked_task_returns_ecanceled),
@@ -323,6 +393,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(deadline_applies_to_join),
     cmocka_unit_test(block_on_cut_short_aborts_and_releases_its_task),
     cmocka_unit_test(cancelled_and_completed_waits_leave_no_timer_behind),
+    cmocka_unit_test(join_after_abort_depends_on_whether_the_task_had_ended),
+    cmocka_unit_test(a_sleep_ending_with_its_deadline_returns_etimedout),
 };
 
 EDDY_TEST_MAIN(tests, 120)
