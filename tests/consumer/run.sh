@@ -59,6 +59,17 @@ check_install() {
     cc -std=c11 -Wall -Wextra -pedantic -Werror "$tmp/app/app.c" -o "$tmp/app-pc-$label" \
         $(pkg-config --cflags --libs eddy) -Wl,-rpath,"$libdir"
     "$tmp/app-pc-$label"
+    # a dynamic link needs no .pc file but libcurl's (the headers include
+    # curl.h): jemalloc's and liburing's -dev packages are for static links
+    local only="$tmp/pc-only-$label"
+    mkdir -p "$only"
+    cp "$libdir/pkgconfig/eddy.pc" "$only/"
+    cp "$(pkg-config --variable=pcfiledir libcurl)/libcurl.pc" "$only/"
+    if ! PKG_CONFIG_LIBDIR="$only" PKG_CONFIG_PATH= pkg-config --cflags --libs eddy >/dev/null; then
+        echo "consumer ($label): pkg-config needs more .pc files than eddy's and libcurl's:" >&2
+        PKG_CONFIG_LIBDIR="$only" PKG_CONFIG_PATH= pkg-config --cflags --libs eddy >&2 || true
+        exit 1
+    fi
 
     # 2. CMake package
     quiet cmake -S "$tmp/app" -B "$tmp/app-cmake-$label" -DCMAKE_PREFIX_PATH="$prefix" "$@"
