@@ -1,6 +1,6 @@
 /*
  * io/fd_watch.c: level-triggered interest for foreign fds whose owner
- * cannot work with edges (libcurl: HTTP-NOTES.md 1.1). The registration of
+ * cannot work with edges (libcurl: docs/design.md, "Readiness for libcurl"). The registration of
  * a watched fd asks for its interest level-triggered; io/fd.c's event
  * dispatch calls the callback under the entry's lock. See io/io_int.h.
  */

@@ -96,7 +96,7 @@ int eddy__resolve(const char *host, uint16_t port, int socktype, int passive,
                   struct addrinfo **res);
 
 /* Level-triggered interest for a foreign fd whose owner cannot work with
-   edges (libcurl: HTTP-NOTES.md 1.1). fn is called with EDDY_READABLE /
+   edges (libcurl: docs/design.md, "Readiness for libcurl"). fn is called with EDDY_READABLE /
    EDDY_WRITABLE (plus EDDY__HANGUP on EPOLLHUP/ERR) each time the
    reactor sees the fd ready, from the worker that polls the reactor: its
    owner, or a worker standing in for it while it is stuck, so fn must be

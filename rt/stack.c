@@ -70,7 +70,7 @@
    holding a pidfd would advise its parent). */
 #define PIDFD_SELF_PROCESS (-10001)
 
-#define STACK_DEFAULT_SIZE (64u * 1024) /* RUNTIME-NOTES 6.1.5 */
+#define STACK_DEFAULT_SIZE (64u * 1024) /* docs/design.md, "Stacks" */
 #define DESC_SPACE 192                  /* descriptor bytes at the top */
 #define CHUNK_STACKS 256                /* slots per chunk, which costs a header page */
 #define CHUNK_MAX_BYTES ((size_t)256 << 20) /* fewer slots for huge stacks */

@@ -2,7 +2,8 @@
  * sched/alloc.h: the one door to the allocator. Only sched/alloc.c calls
  * malloc or jemalloc; everything else in eddy allocates here. With jemalloc
  * (the default build) it calls mallocx/sdallocx by name, since linking
- * -ljemalloc into a shared library does not replace malloc (STYLE.md, Facts).
+ * -ljemalloc into a shared library does not replace malloc (docs/design.md,
+ * "Memory allocation").
  * Memory from here goes back through eddy__dealloc with the size it was
  * allocated with, never to free().
  */

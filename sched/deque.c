@@ -1,6 +1,6 @@
 /*
  * sched/deque.c: each worker's bounded run queue (see deque.h), the ring of
- * Tokio's and Go's local queues (RUNTIME-NOTES.md 1.1, 6.2). It owns the
+ * Tokio's and Go's local queues (docs/design.md, "Run queues"). It owns the
  * cursor protocol only: who may move head and tail, in what order, and
  * which slots each side may touch. It does not own the tasks (it never
  * dereferences them), the global queue that overflow batches go to, the

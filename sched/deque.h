@@ -1,6 +1,6 @@
 /*
  * sched/deque.h: each worker's bounded run queue, a fixed ring in the manner
- * of Tokio's and Go's local queues (RUNTIME-NOTES.md 1.1, 6.2).
+ * of Tokio's and Go's local queues (docs/design.md, "Run queues").
  *
  * One owner thread pushes at the tail and pops FIFO at the head; any number
  * of thieves steal half of it into their own ring. It never grows: when full

@@ -1,7 +1,7 @@
 /*
  * sched/idle.c: which workers sleep and which search, so that a worker is
  * woken only when there is work it could take and nobody is already looking
- * (Tokio's idle.rs; RUNTIME-NOTES.md 1.4, 6.3). At most half the workers
+ * (Tokio's idle.rs; docs/design.md, "Idle workers"). At most half the workers
  * search at once. The last searcher to park re-checks every queue, which is
  * what keeps a push racing the last park from being stranded (golang#43997).
  *

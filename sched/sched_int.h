@@ -26,20 +26,22 @@
    (Tokio #5712: uncapped it starved the queue 30x). */
 #define EDDY__LIFO_MAX_RUNS 3
 /* How long a worker that found nothing keeps looking before it parks:
-   a cross-core wake costs ~5-20 us on this VM, a bounded spin saves it
-   when work arrives soon (RUNTIME-NOTES.md 6.3). */
+   waking a parked worker costs 20-50 us on a VM (eddy_wake_latency), a
+   bounded spin saves it when work arrives soon (docs/design.md, "Idle
+   workers"). */
 #define EDDY__SPIN_NS 30000
 /* A victim whose tick has not moved for this long is stuck in one task:
    its LIFO slot may be stolen. Go waits ~3 us before taking runnext. */
 #define EDDY__LIFO_STUCK_NS 50000
 /* A worker stuck that long in one task (tick still, not parked) gets its
    reactor polled and its timers fired by a searching worker, at most once
-   per EDDY__REACTOR_POLL_GAP_NS per searcher (ARCHITECTURE.md: "after
-   about a millisecond"; Tokio #4730). */
+   per EDDY__REACTOR_POLL_GAP_NS per searcher (docs/design.md, "Idle
+   workers"; Tokio #4730). */
 #define EDDY__REACTOR_STUCK_NS 1000000
 #define EDDY__REACTOR_POLL_GAP_NS 200000
 /* A parked worker wakes this often while another worker is busy, to take
-   what a stuck worker would strand (RUNTIME-NOTES.md 6.3, Tokio #4730). */
+   what a stuck worker would strand (docs/design.md, "Idle workers";
+   Tokio #4730). */
 #define EDDY__WATCH_NS 1000000
 /* One task run in this many is timed for the busy_ns metric. */
 #define EDDY__BUSY_SAMPLE 64

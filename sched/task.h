@@ -2,7 +2,7 @@
  * sched/task.h: the task header every task kind starts with, its atomic
  * state word and reference count, and the kind vtable.
  *
- * The state word (Tokio's design, RUNTIME-NOTES.md 1.9):
+ * The state word (Tokio's design; docs/design.md, "Task state"):
  *   RUNNING       a worker is executing the task; it is the lock on the body
  *   NOTIFIED      the task is queued, or must be queued again when the
  *                 current run ends (a wake that raced the run is never lost

@@ -1,6 +1,6 @@
 /*
  * sched/timer.c: the hierarchical timing wheel declared in sched/timer.h
- * (RUNTIME-NOTES.md 1.8 and 6.5; the shape of Tokio's wheel). It owns where
+ * (docs/design.md, "Timers"; the shape of Tokio's wheel). It owns where
  * an armed timer sits (level, slot, the occupied masks, the expired list),
  * cascading timers down as time advances, and disarming and firing them in
  * deadline order at 1 ms granularity. It does not own the clock (the caller

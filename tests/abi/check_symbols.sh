@@ -112,7 +112,7 @@ awk '
         }
     }' "$map" | sort -u >"$tmp/map.syms"
 if grep -q -E '^(WILDCARD|UNSUPPORTED) ' "$tmp/map.syms"; then
-    echo "abi_symbols: abi/eddy.map must name every export explicitly (see STYLE.md, ABI):" >&2
+    echo "abi_symbols: abi/eddy.map must name every export explicitly (see docs/design.md, "Public API rules"):" >&2
     grep -E '^(WILDCARD|UNSUPPORTED) ' "$tmp/map.syms" | sed 's/^/    /' >&2
     fail=1
 fi

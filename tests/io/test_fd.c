@@ -422,7 +422,7 @@ static void an_fd_outlives_the_runtime_it_was_registered_with(void **state)
     assert_ok(eddy_close(fd[1]));
 }
 
-/* API.md: any fd handed to an eddy I/O call is switched to O_NONBLOCK on
+/* docs/design.md ("Public API rules"): any fd handed to an eddy I/O call is switched to O_NONBLOCK on
    first use, eddy_wait_fd included (from a task and from a plain thread). */
 static void *wait_fd_in_task(void *arg)
 {
