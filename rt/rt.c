@@ -112,6 +112,14 @@ static void worker_thread_start(unsigned worker, void *ud)
 {
     eddy_rt *rt = ud;
     eddy__fiber_init_thread(&rt->thread_ctx[worker].fiber);
+    eddy__overflow_thread_start();
+}
+
+static void worker_thread_stop(unsigned worker, void *ud)
+{
+    (void)worker;
+    (void)ud;
+    eddy__overflow_thread_stop();
 }
 
 static void free_parts(eddy_rt *rt)
@@ -187,6 +195,7 @@ int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg_in)
         .drv_ops = &eddy__io_driver_ops,
         .drivers = (void **)rt->drivers,
         .on_thread_start = worker_thread_start,
+        .on_thread_stop = worker_thread_stop,
         .ud = rt,
     };
     rc = eddy__sched_new(&rt->sched, &sc);

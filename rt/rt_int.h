@@ -50,4 +50,17 @@ bool eddy__rt_live(eddy_rt *rt);
 /** The runtime of the calling worker, NULL off the workers. */
 eddy_rt *eddy__rt_current(void);
 
+/** rt/task.c: true when t is a fiber task and addr lies in the guard page
+    below its stack; *name (may be NULL) and *size (usable bytes) then
+    describe it. Async-signal-safe. */
+bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const char **name,
+                                size_t *size);
+
+/** rt/overflow.c: on a worker thread's start and stop. The first start
+    installs the SIGSEGV handler that reports a task's stack overflow (not
+    under ASan or TSan); each worker gets an alternate signal stack for it,
+    unless the thread has one already. */
+void eddy__overflow_thread_start(void);
+void eddy__overflow_thread_stop(void);
+
 #endif

@@ -130,6 +130,13 @@ static bool advise_ranges(const struct iovec *iov, unsigned n, int advice)
            (long)total;
 }
 
+bool eddy__stack_guard_holds(const struct eddy__stack *s, const void *addr)
+{
+    /* page_size is set before the first stack exists */
+    const char *lo = s->lo, *a = addr;
+    return s->guard != EDDY__GUARD_NONE && a < lo && a >= lo - page_size;
+}
+
 bool eddy__stack_have_madv_guard(void)
 {
     pthread_once(&probe_once, probe);

@@ -44,6 +44,10 @@ struct eddy__stack {
 
 enum { EDDY__GUARD_NONE = 0, EDDY__GUARD_MADVISE = 1, EDDY__GUARD_MPROTECT = 2 };
 
+/** True when addr lies in the guard page below s (a fault there is an
+    overflow of s). Async-signal-safe. */
+bool eddy__stack_guard_holds(const struct eddy__stack *s, const void *addr);
+
 /* A line each: two workers' caches in one line made every get and put of
    one a cache miss for the other (a tenth of ping_pong's time at 2 workers). */
 struct eddy__stack_cache {    /* owner: one worker */

@@ -18,6 +18,8 @@
 
 #define INLINE_DEADLINES 2
 
+static const struct eddy__task_vtable fiber_vt;
+
 struct fiber_task {
     struct eddy__task base;
     eddy_fn fn;
@@ -84,8 +86,8 @@ static enum eddy__poll fiber_leave(struct eddy__task *t, int idx)
     struct fiber_task *ft = (struct fiber_task *)t;
     struct eddy__stack *st = ft->stack;
     if (st->guard == EDDY__GUARD_NONE && !eddy__stack_canary_ok(st)) {
-        fprintf(stderr, "eddy: fiber stack overflow in task %s (stack %zu bytes)\n",
-                ft->name ? ft->name : "(unnamed)", st->size);
+        fprintf(stderr, "eddy: fiber stack overflow in task %s (stack %zu bytes, worker %d)\n",
+                ft->name ? ft->name : "(unnamed)", st->size, idx);
         abort();
     }
     if (!ft->done)
@@ -136,6 +138,20 @@ static void fiber_release(struct eddy__task *t)
     eddy__strfree(ft->name);
     if (ft->dl != ft->dl_inline && ft->dl != NULL)
         eddy__dealloc(ft->dl, sizeof(uint64_t) * ft->dl_cap);
+}
+
+bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const char **name,
+                                size_t *size)
+{
+    if (t->vt != &fiber_vt)
+        return false;
+    struct fiber_task *ft = (struct fiber_task *)t;
+    struct eddy__stack *st = ft->stack;
+    if (st == NULL || !eddy__stack_guard_holds(st, addr))
+        return false;
+    *name = ft->name;
+    *size = st->size;
+    return true;
 }
 
 static const struct eddy__task_vtable fiber_vt = {
