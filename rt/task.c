@@ -423,6 +423,20 @@ void eddy_deadline_pop(void)
     t->deadline_ns = ft->dl[--ft->dl_n];
 }
 
+int eddy_with_deadline(int64_t timeout_ms, eddy_fn fn, void *arg, void **result)
+{
+    if (fn == NULL)
+        return -EINVAL;
+    int rc = eddy_deadline_push(timeout_ms);
+    if (rc < 0)
+        return rc;
+    void *r = fn(arg);
+    eddy_deadline_pop();
+    if (result != NULL)
+        *result = r;
+    return 0;
+}
+
 int eddy_worker_index(void)
 {
     return eddy__worker_index_current();

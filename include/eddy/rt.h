@@ -293,6 +293,47 @@ EDDY_API int eddy_deadline_push(int64_t timeout_ms);
  */
 EDDY_API void eddy_deadline_pop(void);
 
+/**
+ * Runs fn(arg) in the calling task under a deadline scope of timeout_ms and
+ * closes the scope when fn returns, by whatever path fn returns: the scope
+ * cannot be left open by an early return, as an eddy_deadline_push whose
+ * eddy_deadline_pop is skipped is (every later suspension of the task would
+ * then end in -ETIMEDOUT). *result (result may be NULL) receives fn's return
+ * value. Returns 0, -EINVAL for fn NULL, or eddy_deadline_push's error (fn
+ * is then not called). Suspends as fn does.
+ *
+ * Thread safety: as eddy_deadline_push (acts on the task running on it).
+ */
+EDDY_API int eddy_with_deadline(int64_t timeout_ms, eddy_fn fn, void *arg, void **result);
+
+#if defined(__GNUC__) || defined(__clang__)
+/** For EDDY_DEADLINE_SCOPE: closes the scope its push opened. */
+static inline void eddy__deadline_scope_close(const int *rc)
+{
+    if (*rc == 0)
+        eddy_deadline_pop();
+}
+
+/**
+ * GNU C (gcc, clang): opens a deadline scope that closes by itself when the
+ * enclosing block is left by any path (return, break, goto). Declares
+ * `int rc`, the result of eddy_deadline_push (0; or -EPERM / -ENOMEM, and
+ * then no scope is open):
+ *
+ *     int read_header(int fd, char *buf, size_t n) {
+ *         EDDY_DEADLINE_SCOPE(rc, 200);
+ *         if (rc < 0)
+ *             return rc;
+ *         ssize_t got = eddy_read(fd, buf, n);
+ *         if (got < 0)
+ *             return (int)got;   // the scope closes here too
+ *         ...
+ *     }
+ */
+#define EDDY_DEADLINE_SCOPE(rc, timeout_ms)                                                       \
+    int rc __attribute__((cleanup(eddy__deadline_scope_close))) = eddy_deadline_push(timeout_ms)
+#endif
+
 /** Index of the worker running the caller, -1 outside a worker. Any thread. */
 EDDY_API int eddy_worker_index(void);
 

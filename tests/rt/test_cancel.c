@@ -383,6 +383,59 @@ static void a_sleep_ending_with_its_deadline_returns_etimedout(void **state)
     eddy_rt_free(rt);
 }
 
+/* The early-return pattern the two forms replace: a function that returns
+   from inside its deadline block. After it, the task's later suspensions
+   must not see that deadline. */
+static int scoped_early_return(int *seen)
+{
+    EDDY_DEADLINE_SCOPE(rc, 10);
+    if (rc < 0)
+        return rc;
+    *seen = eddy_sleep_ms(50); /* cut by the scope */
+    if (*seen == -ETIMEDOUT)
+        return 1; /* early return: the scope must close here */
+    return 0;
+}
+
+static void *sleep_under_deadline(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)eddy_sleep_ms(50);
+}
+
+static void *deadline_blocks_close_on_every_path(void *arg)
+{
+    (void)arg;
+    int seen = 0;
+    if (scoped_early_return(&seen) != 1 || seen != -ETIMEDOUT)
+        return (void *)(intptr_t)__LINE__;
+    if (eddy_sleep_ms(30) != 0) /* no deadline left open */
+        return (void *)(intptr_t)__LINE__;
+    void *r = NULL;
+    if (eddy_with_deadline(10, sleep_under_deadline, NULL, &r) != 0 ||
+        (intptr_t)r != -ETIMEDOUT)
+        return (void *)(intptr_t)__LINE__;
+    if (eddy_sleep_ms(30) != 0)
+        return (void *)(intptr_t)__LINE__;
+    if (eddy_with_deadline(10, NULL, NULL, &r) != -EINVAL)
+        return (void *)(intptr_t)__LINE__;
+    return NULL;
+}
+
+static void deadline_blocks_close_on_early_returns(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(1);
+    void *line = NULL;
+    assert_ok(eddy_rt_block_on(rt, deadline_blocks_close_on_every_path, NULL, &line));
+    if (line != NULL)
+        fail_msg("check failed in the task at line %d", (int)(intptr_t)line);
+    /* outside a task there is no scope to open */
+    int rc = eddy_with_deadline(10, sleep_under_deadline, NULL, NULL);
+    assert_int_equal(rc, -EPERM);
+    eddy_rt_free(rt);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(abort_of_a_sleeping_task_returns_ecanceled_promptly),
     cmocka_unit_test(abort_of_a_channel_blocked_task_returns_ecanceled),
@@ -395,6 +448,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(cancelled_and_completed_waits_leave_no_timer_behind),
     cmocka_unit_test(join_after_abort_depends_on_whether_the_task_had_ended),
     cmocka_unit_test(a_sleep_ending_with_its_deadline_returns_etimedout),
+    cmocka_unit_test(deadline_blocks_close_on_early_returns),
 };
 
 EDDY_TEST_MAIN(tests, 120)
