@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,4 +96,26 @@ bool eddy_test_join_within(pthread_t t, int ms)
         ts.tv_nsec -= 1000000000L;
     }
     return pthread_timedjoin_np(t, NULL, &ts) == 0;
+}
+
+int eddy_test_child_output(int (*child)(int err_fd), char *log, size_t cap)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        _exit(child(p[1]));
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < cap && (n = read(p[0], log + got, cap - 1 - got)) > 0)
+        got += (size_t)n;
+    log[got] = '\0';
+    close(p[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
 }

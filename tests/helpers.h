@@ -74,4 +74,10 @@ int eddy_test_count_fds(void);
 /** True when built with AddressSanitizer or ThreadSanitizer (slower). */
 int eddy_test_sanitized(void);
 
+/** Runs child(err_fd) in a forked process whose exit code is its return
+    value; what it writes to err_fd (usually dup2'ed onto stderr) lands in
+    log (cap bytes, NUL-terminated). Returns the child's wait status; fails
+    the test if fork, pipe or waitpid fail. */
+int eddy_test_child_output(int (*child)(int err_fd), char *log, size_t cap);
+
 #endif

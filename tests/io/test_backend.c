@@ -145,24 +145,8 @@ static void a_refused_uring_falls_back_to_epoll_with_a_log_line(void **state)
         /* the sanitizers' runtimes do not mix with a seccomp'd fork */
         skip();
     }
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        _exit(child_with_uring_refused(p[1]));
-    }
-    close(p[1]);
-    char log[512] = "";
-    size_t got = 0;
-    ssize_t n;
-    while (got + 1 < sizeof log && (n = read(p[0], log + got, sizeof log - 1 - got)) > 0)
-        got += (size_t)n;
-    log[got] = '\0';
-    close(p[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char log[512];
+    int status = eddy_test_child_output(child_with_uring_refused, log, sizeof log);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     /* one line, naming the cause; once per process */
@@ -192,24 +176,8 @@ static int child_with_unknown_backend(int err_fd)
 static void an_unknown_backend_name_is_said_once_and_epoll_is_used(void **state)
 {
     (void)state;
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        _exit(child_with_unknown_backend(p[1]));
-    }
-    close(p[1]);
-    char log[512] = "";
-    size_t got = 0;
-    ssize_t n;
-    while (got + 1 < sizeof log && (n = read(p[0], log + got, sizeof log - 1 - got)) > 0)
-        got += (size_t)n;
-    log[got] = '\0';
-    close(p[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char log[512];
+    int status = eddy_test_child_output(child_with_unknown_backend, log, sizeof log);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     const char *line = strstr(log, "EDDY_IO_BACKEND=io-uring");

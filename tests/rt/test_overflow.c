@@ -39,39 +39,31 @@ static void *null_write(void *arg)
     return NULL;
 }
 
-/* Runs fn as the root task of a fresh runtime (1 worker, 16 KiB stacks) in
-   a child whose stderr is captured into log; returns its wait status. */
+/* The root task of the child's runtime (1 worker, 16 KiB stacks). */
+static eddy_fn child_root;
+
+/* In the child: stderr to the pipe, SIGSEGV as a program without handlers
+   has it (cmocka's is inherited), then the root task. */
+static int run_root(int err_fd)
+{
+    dup2(err_fd, STDERR_FILENO);
+    signal(SIGSEGV, SIG_DFL);
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.stack_size = 16 * 1024;
+    eddy_rt *rt = NULL;
+    if (eddy_rt_new(&rt, &cfg) != 0)
+        return 3;
+    if (eddy_rt_block_on(rt, child_root, NULL, NULL) != 0)
+        return 4;
+    return 0;
+}
+
 static int run_child(eddy_fn fn, char *log, size_t cap)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        dup2(p[1], STDERR_FILENO);
-        signal(SIGSEGV, SIG_DFL); /* cmocka's handler is inherited */
-        eddy_rt_config cfg;
-        eddy_rt_config_init(&cfg);
-        cfg.workers = 1;
-        cfg.stack_size = 16 * 1024;
-        eddy_rt *rt = NULL;
-        if (eddy_rt_new(&rt, &cfg) != 0)
-            _exit(3);
-        if (eddy_rt_block_on(rt, fn, NULL, NULL) != 0)
-            _exit(4);
-        _exit(0);
-    }
-    close(p[1]);
-    size_t got = 0;
-    ssize_t n;
-    while (got + 1 < cap && (n = read(p[0], log + got, cap - 1 - got)) > 0)
-        got += (size_t)n;
-    log[got] = '\0';
-    close(p[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return status;
+    child_root = fn;
+    return eddy_test_child_output(run_root, log, cap);
 }
 
 static void *spawn_named(void *arg)
