@@ -137,8 +137,10 @@ curl_socket_t eddy__curl_open_socket(void *clientp, curlsocktype purpose,
     (void)clientp;
     (void)purpose;
     int fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
-    if (fd >= 0)
+    if (fd >= 0) {
+        eddy__fd_fresh(fd);
         set_known(fd, 1);
+    }
     return fd >= 0 ? fd : CURL_SOCKET_BAD;
 }
 

@@ -17,6 +17,7 @@
  * are in io/fd_watch.c.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -650,6 +651,28 @@ static void forget_locked(struct fd_entry *e, int fd)
         }
     }
     eddy__fd_note_interest(e);
+}
+
+void eddy__fd_fresh(int fd)
+{
+    struct fd_entry *e = eddy__fd_entry(fd, false);
+    if (e == NULL)
+        return;
+    pthread_mutex_lock(&e->lock);
+    bool registered = e->drv != NULL || e->waiter[DIR_READ] != NULL ||
+                      e->waiter[DIR_WRITE] != NULL || e->watch != NULL || e->arm_fn != NULL;
+    if (registered) {
+        static atomic_bool said;
+        if (!atomic_exchange(&said, true))
+            fprintf(stderr,
+                    "eddy: fd %d was closed with close(2) while eddy still had it registered, "
+                    "and its number is in use again; close eddy's fds with eddy_close (or "
+                    "eddy_fd_release first)\n",
+                    fd);
+    }
+    if (registered || e->nonblock || e->ready || e->not_socket)
+        forget_locked(e, fd);
+    pthread_mutex_unlock(&e->lock);
 }
 
 int eddy_close(int fd)

@@ -95,6 +95,14 @@ struct addrinfo;
 int eddy__resolve(const char *host, uint16_t port, int socktype, int passive,
                   struct addrinfo **res);
 
+/* For a number the kernel just handed out (socket, accept4): what eddy
+   kept for that number belongs to a file closed with close(2) behind its
+   back. Drops it (a stale registration would keep the new fd off its
+   reactor, and its waits would never end; waiters of the old file wake
+   with -EBADF) and says so once on stderr, naming the fd, when it was
+   registered. Any thread. */
+void eddy__fd_fresh(int fd);
+
 /* Level-triggered interest for a foreign fd whose owner cannot work with
    edges (libcurl: docs/design.md, "Readiness for libcurl"). fn is called with EDDY_READABLE /
    EDDY_WRITABLE (plus EDDY__HANGUP on EPOLLHUP/ERR) each time the

@@ -44,6 +44,7 @@ static int bind_first(const char *host, uint16_t port, int socktype, bool reusep
             rc = -errno;
             continue;
         }
+        eddy__fd_fresh(s);
         int one = 1;
         if (socktype == SOCK_STREAM)
             (void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -101,6 +102,7 @@ int eddy_tcp_accept(int lfd, int *cfd, struct sockaddr_storage *peer)
         socklen_t len = sizeof ss;
         int c = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c >= 0) {
+            eddy__fd_fresh(c);
             if (peer != NULL)
                 *peer = ss;
             *cfd = c;
@@ -145,6 +147,7 @@ static int connect_one(const struct addrinfo *a, uint64_t deadline, int *out)
     int s = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (s < 0)
         return -errno;
+    eddy__fd_fresh(s);
     if (connect(s, a->ai_addr, a->ai_addrlen) == 0) {
         *out = s;
         return 0;
@@ -299,6 +302,7 @@ int eddy_unix_listen(int *fd, const char *path, int backlog)
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
+    eddy__fd_fresh(s);
     if (bind(s, (struct sockaddr *)&sa, len) < 0 || listen(s, backlog > 0 ? backlog : 128) < 0) {
         rc = -errno;
         close(s);
