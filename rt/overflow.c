@@ -81,13 +81,16 @@ static void on_segv(int sig, siginfo_t *info, void *uctx)
     struct eddy__task *t = eddy__task_current();
     const char *name = NULL;
     size_t size = 0;
-    if (t == NULL || !eddy__fiber_task_guard_hit(t, info->si_addr, &name, &size)) {
+    uint64_t id = 0;
+    if (t == NULL || !eddy__fiber_task_guard_hit(t, info->si_addr, &name, &size, &id)) {
         pass_on(sig, info, uctx);
         return;
     }
     say("eddy: fiber stack overflow in task ");
     say(name != NULL ? name : "(unnamed)");
-    say(" (stack ");
+    say(" (id ");
+    say_num(id);
+    say(", stack ");
     say_num(size);
     say(" bytes, worker ");
     say_num((uint64_t)eddy__worker_index_current());

@@ -51,10 +51,10 @@ bool eddy__rt_live(eddy_rt *rt);
 eddy_rt *eddy__rt_current(void);
 
 /** rt/task.c: true when t is a fiber task and addr lies in the guard page
-    below its stack; *name (may be NULL) and *size (usable bytes) then
-    describe it. Async-signal-safe. */
+    below its stack; *name (may be NULL), *size (usable bytes) and *id (the
+    task's id, unique in the process) then describe it. Async-signal-safe. */
 bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const char **name,
-                                size_t *size);
+                                size_t *size, uint64_t *id);
 
 /** rt/overflow.c: on a worker thread's start and stop. The first start
     installs the SIGSEGV handler that reports a task's stack overflow (not

@@ -32,6 +32,7 @@ struct fiber_task {
     uint32_t dl_n, dl_cap;      /* owner: the task */
     uint32_t stack_size;        /* requested; 0: the runtime's default */
     bool done;                  /* owner: the task; set before its last switch */
+    uint64_t id;                /* immutable after spawn: unique in the process */
     uint64_t dl_inline[INLINE_DEADLINES];
 };
 _Static_assert(sizeof(struct fiber_task) <= EDDY__TASK_BLOCK, "fiber task fits a task block");
@@ -86,8 +87,9 @@ static enum eddy__poll fiber_leave(struct eddy__task *t, int idx)
     struct fiber_task *ft = (struct fiber_task *)t;
     struct eddy__stack *st = ft->stack;
     if (st->guard == EDDY__GUARD_NONE && !eddy__stack_canary_ok(st)) {
-        fprintf(stderr, "eddy: fiber stack overflow in task %s (stack %zu bytes, worker %d)\n",
-                ft->name ? ft->name : "(unnamed)", st->size, idx);
+        fprintf(stderr,
+                "eddy: fiber stack overflow in task %s (id %llu, stack %zu bytes, worker %d)\n",
+                ft->name ? ft->name : "(unnamed)", (unsigned long long)ft->id, st->size, idx);
         abort();
     }
     if (!ft->done)
@@ -141,7 +143,7 @@ static void fiber_release(struct eddy__task *t)
 }
 
 bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const char **name,
-                                size_t *size)
+                                size_t *size, uint64_t *id)
 {
     if (t->vt != &fiber_vt)
         return false;
@@ -151,6 +153,7 @@ bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const ch
         return false;
     *name = ft->name;
     *size = st->size;
+    *id = ft->id;
     return true;
 }
 
@@ -182,6 +185,21 @@ static const struct eddy__task_vtable blocking_vt = {
     .kind = "blocking",
 };
 
+/* Task ids, unique in the process and never 0: each thread takes them from
+   a block of the global counter, so a spawn writes nothing shared. */
+#define ID_BLOCK 1024
+static _Atomic uint64_t id_next = 1;
+static _Thread_local uint64_t id_cur, id_end;
+
+static uint64_t new_task_id(void)
+{
+    if (id_cur == id_end) {
+        id_cur = atomic_fetch_add_explicit(&id_next, ID_BLOCK, memory_order_relaxed);
+        id_end = id_cur + ID_BLOCK;
+    }
+    return id_cur++;
+}
+
 static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *vt,
                                    eddy_task **out, eddy_fn fn, void *arg)
 {
@@ -202,6 +220,7 @@ static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *
     ft->dl_cap = INLINE_DEADLINES;
     ft->stack_size = 0;
     ft->done = false;
+    ft->id = new_task_id();
     return ft;
 }
 

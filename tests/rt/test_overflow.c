@@ -100,7 +100,8 @@ static void an_overflow_names_its_task_then_aborts(void **state)
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGABRT);
     assert_non_null(strstr(log, "eddy: fiber stack overflow in task deep-recursion"));
-    assert_non_null(strstr(log, "(stack "));
+    assert_non_null(strstr(log, "(id "));
+    assert_non_null(strstr(log, ", stack "));
     /* frames follow, one line each with its address (names where the
        binary exports them) */
     assert_non_null(strstr(log, "[0x"));
