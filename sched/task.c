@@ -179,28 +179,8 @@ struct eddy__task *eddy__task_alloc(void)
        or long ago): start fetching it now, for writing */
     if (c->loaded.head != NULL)
         __builtin_prefetch(c->loaded.head, 1, 3);
-    /* the header only (kinds set their own fields); state and gen stay
-       untouched here: a stale handle may read them concurrently. Field by
-       field: a memset of this size became `rep stos`, whose start-up cost
-       was half of this function's time. */
-    t->home = 0;
-    t->started = 0;
-    t->yielded = 0;
-    t->vt = NULL;
-    t->next = NULL;
-    t->sched = NULL;
-    atomic_store_explicit(&t->join_waiter, NULL, memory_order_relaxed);
-    t->result = NULL;
-    t->owned_prev = t->owned_next = NULL;
-    t->owned_list = NULL;
-    t->deadline_ns = 0;
-    t->timer = (struct eddy__timer){ 0 };
-    atomic_store_explicit(&t->thread_waiter, NULL, memory_order_relaxed);
     return t;
 }
-/* LP64 layout; fails when the header changes: reset a new field above */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct eddy__task) == 152,
-               "eddy__task_alloc resets every header field");
 
 void eddy__task_pool_release(struct eddy__task *t)
 {
@@ -229,16 +209,31 @@ void eddy__task_pool_release(struct eddy__task *t)
 void eddy__task_init(struct eddy__task *t, const struct eddy__task_vtable *vt,
                      struct eddy__sched *s, unsigned refs, bool joinable)
 {
-    t->vt = vt;
-    t->sched = s;
+    /* every header field but state and gen (a stale handle may read them
+       concurrently), field by field: a memset of this size became
+       `rep stos`, whose start-up cost was half of a spawn's allocation */
     t->home = -1;
+    t->started = 0;
+    t->yielded = 0;
+    t->vt = vt;
+    t->next = NULL;
+    t->sched = s;
+    atomic_store_explicit(&t->join_waiter, NULL, memory_order_relaxed);
+    t->result = NULL;
+    t->owned_prev = t->owned_next = NULL;
+    t->owned_list = NULL;
     t->deadline_ns = UINT64_MAX;
+    t->timer = (struct eddy__timer){ 0 };
+    atomic_store_explicit(&t->thread_waiter, NULL, memory_order_relaxed);
     uint64_t st = EDDY__T_NOTIFIED | (uint64_t)refs * EDDY__T_REF_ONE;
     if (joinable)
         st |= EDDY__T_JOIN_INTEREST;
     /* release: pairs with the acquire loads of whoever receives the task */
     atomic_store_explicit(&t->state, st, memory_order_release);
 }
+/* LP64 layout; fails when the header changes: set a new field above */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct eddy__task) == 152,
+               "eddy__task_init sets every header field");
 
 void eddy__task_unref(struct eddy__task *t)
 {

@@ -103,15 +103,16 @@ struct eddy__task {
                                               the pool thread running it */
 };
 
-/** Allocates a task block (EDDY__TASK_BLOCK bytes) whose header is zeroed
-    (the kind initialises the rest); NULL on OOM. */
+/** Allocates a task block (EDDY__TASK_BLOCK bytes); eddy__task_init sets
+    its header, the kind the rest. NULL on OOM. */
 struct eddy__task *eddy__task_alloc(void);
 
 /** Returns a block that was never spawned (or whose last reference went)
     to the pool, bumping its generation. */
 void eddy__task_pool_release(struct eddy__task *t);
 
-/** Initialises the header: state = NOTIFIED | refs, home -1, no deadline. */
+/** Sets every header field: state = NOTIFIED | refs, home -1, no deadline,
+    no links, no result. */
 void eddy__task_init(struct eddy__task *t, const struct eddy__task_vtable *vt,
                      struct eddy__sched *s, unsigned refs, bool joinable);
 
