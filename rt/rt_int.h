@@ -52,7 +52,8 @@ eddy_rt *eddy__rt_current(void);
 
 /** rt/task.c: true when t is a fiber task and addr lies in the guard page
     below its stack; *name (may be NULL), *size (usable bytes) and *id (the
-    task's id, unique in the process) then describe it. Async-signal-safe. */
+    task's id, unique in the process, given on first request) then describe
+    it. Async-signal-safe (lock-free atomics only). */
 bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const char **name,
                                 size_t *size, uint64_t *id);
 

@@ -32,10 +32,27 @@ struct fiber_task {
     uint32_t dl_n, dl_cap;      /* owner: the task */
     uint32_t stack_size;        /* requested; 0: the runtime's default */
     bool done;                  /* owner: the task; set before its last switch */
-    uint64_t id;                /* immutable after spawn: unique in the process */
+    _Atomic uint64_t id;        /* 0 until task_id gives one (any thread) */
     uint64_t dl_inline[INLINE_DEADLINES];
 };
 _Static_assert(sizeof(struct fiber_task) <= EDDY__TASK_BLOCK, "fiber task fits a task block");
+
+/* Task ids, unique in the process and never 0, given when first asked for
+   (a report, a dump): a spawn pays nothing for them. */
+static _Atomic uint64_t id_next = 1;
+
+static uint64_t task_id(struct fiber_task *ft)
+{
+    uint64_t id = atomic_load_explicit(&ft->id, memory_order_relaxed);
+    if (id != 0)
+        return id;
+    uint64_t fresh = atomic_fetch_add_explicit(&id_next, 1, memory_order_relaxed);
+    /* two askers at once: the first id stored is the task's */
+    return atomic_compare_exchange_strong_explicit(&ft->id, &id, fresh, memory_order_relaxed,
+                                                   memory_order_relaxed)
+               ? fresh
+               : id;
+}
 
 /* The body of a stack's fiber: runs one task after another. A task ends by
    switching back to its worker with done set; the next task to take this
@@ -89,7 +106,7 @@ static enum eddy__poll fiber_leave(struct eddy__task *t, int idx)
     if (st->guard == EDDY__GUARD_NONE && !eddy__stack_canary_ok(st)) {
         fprintf(stderr,
                 "eddy: fiber stack overflow in task %s (id %llu, stack %zu bytes, worker %d)\n",
-                ft->name ? ft->name : "(unnamed)", (unsigned long long)ft->id, st->size, idx);
+                ft->name ? ft->name : "(unnamed)", (unsigned long long)task_id(ft), st->size, idx);
         abort();
     }
     if (!ft->done)
@@ -153,7 +170,7 @@ bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const ch
         return false;
     *name = ft->name;
     *size = st->size;
-    *id = ft->id;
+    *id = task_id(ft);
     return true;
 }
 
@@ -185,21 +202,6 @@ static const struct eddy__task_vtable blocking_vt = {
     .kind = "blocking",
 };
 
-/* Task ids, unique in the process and never 0: each thread takes them from
-   a block of the global counter, so a spawn writes nothing shared. */
-#define ID_BLOCK 1024
-static _Atomic uint64_t id_next = 1;
-static _Thread_local uint64_t id_cur, id_end;
-
-static uint64_t new_task_id(void)
-{
-    if (id_cur == id_end) {
-        id_cur = atomic_fetch_add_explicit(&id_next, ID_BLOCK, memory_order_relaxed);
-        id_end = id_cur + ID_BLOCK;
-    }
-    return id_cur++;
-}
-
 static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *vt,
                                    eddy_task **out, eddy_fn fn, void *arg)
 {
@@ -220,7 +222,7 @@ static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *
     ft->dl_cap = INLINE_DEADLINES;
     ft->stack_size = 0;
     ft->done = false;
-    ft->id = new_task_id();
+    atomic_init(&ft->id, 0);
     return ft;
 }
 
