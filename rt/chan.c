@@ -107,7 +107,8 @@ static int send(eddy_chan *c, const void *elem, int64_t timeout_ms, bool try)
         return rc;
     }
     eddy__waitq_push(&c->senders, &w);
-    rc = eddy__waitq_wait(&c->lock, &c->senders, &w, eddy__deadline_after_ms(timeout_ms));
+    rc = eddy__waitq_wait(&c->lock, &c->senders, &w, eddy__deadline_after_ms(timeout_ms),
+                          EDDY__WAIT_CHAN_SEND, c);
     eddy__lock_release(&c->lock);
     if (rc == EDDY__W_SIGNALLED)
         return 0;
@@ -158,7 +159,8 @@ static int recv(eddy_chan *c, void *elem, int64_t timeout_ms, bool try)
         return rc;
     }
     eddy__waitq_push(&c->receivers, &w);
-    rc = eddy__waitq_wait(&c->lock, &c->receivers, &w, eddy__deadline_after_ms(timeout_ms));
+    rc = eddy__waitq_wait(&c->lock, &c->receivers, &w, eddy__deadline_after_ms(timeout_ms),
+                          EDDY__WAIT_CHAN_RECV, c);
     eddy__lock_release(&c->lock);
     if (rc == EDDY__W_SIGNALLED)
         return 0;

@@ -65,7 +65,7 @@ int eddy_mutex_lock(eddy_mutex *m)
     rc = eddy__waiter_init(&w, NULL);
     if (rc == 0) {
         eddy__waitq_push(&m->waiters, &w);
-        rc = eddy__waitq_wait(&m->lock, &m->waiters, &w, UINT64_MAX);
+        rc = eddy__waitq_wait(&m->lock, &m->waiters, &w, UINT64_MAX, EDDY__WAIT_MUTEX, m);
     }
     eddy__lock_release(&m->lock);
     return rc == EDDY__W_SIGNALLED ? 0 : rc;

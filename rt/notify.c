@@ -54,7 +54,8 @@ int eddy_notify_wait(eddy_notify *n, int64_t timeout_ms)
     rc = eddy__waiter_init(&w, NULL);
     if (rc == 0) {
         eddy__waitq_push(&n->waiters, &w);
-        rc = eddy__waitq_wait(&n->lock, &n->waiters, &w, eddy__deadline_after_ms(timeout_ms));
+        rc = eddy__waitq_wait(&n->lock, &n->waiters, &w, eddy__deadline_after_ms(timeout_ms),
+                              EDDY__WAIT_NOTIFY, n);
     }
     eddy__lock_release(&n->lock);
     return rc == EDDY__W_SIGNALLED ? 0 : rc;
@@ -147,7 +148,7 @@ int eddy_waitgroup_wait(eddy_waitgroup *w)
     rc = eddy__waiter_init(&n, NULL);
     if (rc == 0) {
         eddy__waitq_push(&w->waiters, &n);
-        rc = eddy__waitq_wait(&w->lock, &w->waiters, &n, UINT64_MAX);
+        rc = eddy__waitq_wait(&w->lock, &w->waiters, &n, UINT64_MAX, EDDY__WAIT_WAITGROUP, w);
     }
     eddy__lock_release(&w->lock);
     return rc == EDDY__W_SIGNALLED ? 0 : rc;

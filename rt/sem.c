@@ -68,7 +68,7 @@ int eddy_sem_acquire(eddy_sem *s)
     rc = eddy__waiter_init(&w, NULL);
     if (rc == 0) {
         eddy__waitq_push(&s->waiters, &w);
-        rc = eddy__waitq_wait(&s->lock, &s->waiters, &w, UINT64_MAX);
+        rc = eddy__waitq_wait(&s->lock, &s->waiters, &w, UINT64_MAX, EDDY__WAIT_SEM, s);
     }
     eddy__lock_release(&s->lock);
     return rc == EDDY__W_SIGNALLED ? 0 : rc;

@@ -78,13 +78,15 @@ static inline void eddy__waitq_signal_all(struct eddy__waitq *q, int state)
 
 /*
  * The wait loop shared by all primitives: w is linked in q by the caller,
- * which holds lock. Returns with lock held and w unlinked: EDDY__W_SIGNALLED
+ * which holds lock; kind and obj say what it waits on (eddy__wait_note). Returns with lock held and w unlinked: EDDY__W_SIGNALLED
  * or EDDY__W_CLOSED as 1 or 2, or the negative error of the wait.
  */
 static inline int eddy__waitq_wait(struct eddy__lock *lock, struct eddy__waitq *q,
-                                   struct eddy__waiter *w, uint64_t deadline_ns)
+                                   struct eddy__waiter *w, uint64_t deadline_ns,
+                                   unsigned kind, const void *obj)
 {
     for (;;) {
+        eddy__wait_note(kind, obj, 0);
         eddy__lock_release(lock);
         int rc = eddy__wait(deadline_ns);
         eddy__lock_acquire(lock);

@@ -10,6 +10,7 @@
 #ifndef EDDY_SCHED_SCHED_H
 #define EDDY_SCHED_SCHED_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -120,6 +121,47 @@ struct eddy__task *eddy__blocking_current(void);
  * NULL only when it cannot be allocated).
  */
 struct eddy__task *eddy__waiter_current(void);
+
+/**
+ * What a task waits on, as eddy_rt_dump shows it. A suspending call notes
+ * it (eddy__wait_note) right before each eddy__wait; the wait stamps when
+ * it began and clears the note once it returns.
+ */
+enum eddy__wait_kind {
+    EDDY__WAIT_NONE = 0,
+    EDDY__WAIT_CHAN_SEND,  /* obj: the channel */
+    EDDY__WAIT_CHAN_RECV,  /* obj: the channel */
+    EDDY__WAIT_MUTEX,      /* obj: the mutex */
+    EDDY__WAIT_SEM,        /* obj: the semaphore */
+    EDDY__WAIT_NOTIFY,     /* obj: the notify */
+    EDDY__WAIT_WAITGROUP,  /* obj: the waitgroup */
+    EDDY__WAIT_FD,         /* arg: fd | EDDY_READABLE/WRITABLE << 32 */
+    EDDY__WAIT_SLEEP,      /* arg: the deadline, ns (eddy__now_ns) */
+    EDDY__WAIT_JOIN,       /* obj: the struct eddy__task joined */
+    EDDY__WAIT_SELECT,     /* obj: the case array; arg: its length */
+    EDDY__WAIT_SCOPE,      /* obj: the scope (close or next) */
+    EDDY__WAIT_HTTP,       /* obj: the transfer */
+    EDDY__WAIT_OTHER,
+};
+
+/** Notes what the running task is about to wait on (nothing on a plain
+    thread). Cheap: three relaxed stores. */
+static inline void eddy__wait_note(unsigned kind, const void *obj, int64_t arg)
+{
+    struct eddy__task *t = eddy__task_current();
+    if (t == NULL)
+        return;
+    atomic_store_explicit(&t->wait_obj, obj, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_kind, (uint8_t)kind, memory_order_relaxed);
+}
+
+/**
+ * A coarse clock in milliseconds (wraps every 49 days: use differences):
+ * on a worker, the value its loop refreshed between task runs (at most a
+ * few ms stale, free to read); elsewhere CLOCK_MONOTONIC_COARSE.
+ */
+uint32_t eddy__clock_ms(void);
 
 /**
  * Suspends the caller until it is woken (eddy__wake on the waiter), until

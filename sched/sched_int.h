@@ -141,6 +141,8 @@ struct eddy__worker {
     bool in_park;                       /* owner: inside the driver's park */
     bool searching;                     /* owner: counted in idle.searching */
     unsigned budget;                    /* owner: operations left in this run */
+    uint32_t clock_ms;                  /* owner: eddy__clock_ms's cache,
+                                           refreshed by maintenance and parks */
     struct eddy__task *current;         /* owner: the task being run */
     uint32_t rng;                       /* owner: victim choice */
     void *drv;                          /* immutable; owner parks on it */

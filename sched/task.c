@@ -225,6 +225,11 @@ void eddy__task_init(struct eddy__task *t, const struct eddy__task_vtable *vt,
     t->deadline_ns = UINT64_MAX;
     t->timer = (struct eddy__timer){ 0 };
     atomic_store_explicit(&t->thread_waiter, NULL, memory_order_relaxed);
+    atomic_store_explicit(&t->ext_deadline_ns, UINT64_MAX, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_obj, NULL, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_arg, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_since_ms, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_kind, 0, memory_order_relaxed);
     uint64_t st = EDDY__T_NOTIFIED | (uint64_t)refs * EDDY__T_REF_ONE;
     if (joinable)
         st |= EDDY__T_JOIN_INTEREST;
@@ -232,7 +237,7 @@ void eddy__task_init(struct eddy__task *t, const struct eddy__task_vtable *vt,
     atomic_store_explicit(&t->state, st, memory_order_release);
 }
 /* LP64 layout; fails when the header changes: set a new field above */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct eddy__task) == 152,
+_Static_assert(sizeof(void *) != 8 || sizeof(struct eddy__task) == 184,
                "eddy__task_init sets every header field");
 
 void eddy__task_unref(struct eddy__task *t)
@@ -467,6 +472,7 @@ int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadl
 void eddy__task_complete(struct eddy__task *t)
 {
     struct eddy__sched *sched = t->sched;
+    const struct eddy__task_vtable *vt = t->vt; /* t may be gone after the CAS */
     if (t->owned_list != NULL)
         eddy__owned_remove(t); /* drops the owned list's reference; ours holds */
     if (sched != NULL)
@@ -491,6 +497,8 @@ void eddy__task_complete(struct eddy__task *t)
         eddy__wake(j);
         eddy__task_unref(j);
     }
+    if (vt->ended != NULL)
+        vt->ended(t); /* the kind's own reference keeps t */
     if ((n >> EDDY__T_REF_SHIFT) == 0) {
         if (t->vt->release != NULL)
             t->vt->release(t);
@@ -547,6 +555,7 @@ int eddy__task_join(struct eddy__task *t, void **result, uint64_t deadline_ns)
                 continue; /* completed or changed meanwhile: look again */
             }
         }
+        eddy__wait_note(EDDY__WAIT_JOIN, t, 0);
         int rc = eddy__wait(deadline_ns);
         if (rc < 0) {
             if (join_unregister(t)) {

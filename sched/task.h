@@ -76,6 +76,10 @@ struct eddy__task_vtable {
     void (*drop)(struct eddy__task *t);
     /* Releases kind resources when the last reference goes. May be NULL. */
     void (*release)(struct eddy__task *t);
+    /* Called by eddy__task_complete once t is COMPLETE and its joiner
+       woken, on the completing thread; the kind must hold a reference of
+       its own for it (the run's is gone by then). May be NULL. */
+    void (*ended)(struct eddy__task *t);
     /* Non-NULL for tasks that are not scheduled but parked elsewhere
        (plain threads): replaces the run-queue push of a wake. */
     void (*wake)(struct eddy__task *t);
@@ -101,6 +105,17 @@ struct eddy__task {
     struct eddy__timer timer;              /* this task's wait timer */
     struct eddy__task *_Atomic thread_waiter; /* blocking kind: the parker of
                                               the pool thread running it */
+    /* A deadline given from outside the task (its scope's, eddy/scope.h),
+       on top of deadline_ns: any thread (atomic, relaxed; a setter wakes
+       the task so that a wait in progress sees it). UINT64_MAX none. */
+    _Atomic uint64_t ext_deadline_ns;
+    /* What the task waits on, for eddy_rt_dump (eddy__wait_note): written
+       by the task (relaxed atomics: a dump reads them from any thread and
+       may see a mix of two waits, never a torn field). */
+    const void *_Atomic wait_obj;
+    _Atomic int64_t wait_arg;
+    _Atomic uint32_t wait_since_ms;        /* eddy__clock_ms when it began */
+    _Atomic uint8_t wait_kind;             /* enum eddy__wait_kind */
 };
 
 /** Allocates a task block (EDDY__TASK_BLOCK bytes); eddy__task_init sets

@@ -24,6 +24,14 @@ static void task_timer_fired(struct eddy__timer *tm)
     eddy__wake(t);
 }
 
+/* The task's own deadline (its scopes) or the one given from outside
+   (its eddy_scope's), whichever comes first. */
+static inline uint64_t task_deadline(struct eddy__task *t)
+{
+    uint64_t ext = atomic_load_explicit(&t->ext_deadline_ns, memory_order_relaxed);
+    return ext < t->deadline_ns ? ext : t->deadline_ns;
+}
+
 /* Cooperative budget: a task whose operations never have to wait still
    lets the others run now and then (and lets a stopping worker stop). */
 static void spend_budget(struct eddy__worker *w)
@@ -44,7 +52,8 @@ int eddy__wait_check(void)
     t = eddy__task_current(); /* resumed, maybe on another worker */
     if (eddy__task_cancelled(t))
         return -ECANCELED;
-    if (t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
+    uint64_t dl = task_deadline(t);
+    if (dl != UINT64_MAX && eddy__now_ns() >= dl)
         return -ETIMEDOUT;
     return 0;
 }
@@ -67,13 +76,18 @@ int eddy__wait(uint64_t deadline_ns)
             return -ECANCELED;
         return rc;
     }
-    uint64_t dl = deadline_ns < t->deadline_ns ? deadline_ns : t->deadline_ns;
+    uint64_t tdl = task_deadline(t);
+    uint64_t dl = deadline_ns < tdl ? deadline_ns : tdl;
     if (eddy__task_cancelled(t) || (dl != UINT64_MAX && eddy__now_ns() >= dl)) {
         /* a wait that ends before it began still spends budget: an aborted
            task retrying it in a loop must not hold its worker for good */
+        atomic_store_explicit(&t->wait_kind, EDDY__WAIT_NONE, memory_order_relaxed);
         spend_budget(eddy__worker_current());
         return eddy__task_cancelled(t) ? -ECANCELED : -ETIMEDOUT;
     }
+    /* for the dump: when this wait began (the worker's cached clock) */
+    atomic_store_explicit(&t->wait_since_ms, eddy__clock_ms(),
+                          memory_order_relaxed);
     bool armed = false;
     if (dl != UINT64_MAX) {
         t->timer.fire = task_timer_fired;
@@ -81,6 +95,7 @@ int eddy__wait(uint64_t deadline_ns)
     }
     t->vt->suspend(t);
     /* resumed, maybe on another thread: nothing cached from before */
+    atomic_store_explicit(&t->wait_kind, EDDY__WAIT_NONE, memory_order_relaxed);
     if (armed)
         (void)eddy__timer_disarm(&t->timer);
     if (eddy__task_cancelled(t))

@@ -63,6 +63,21 @@ uint64_t eddy__now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The coarse clock (the kernel's tick, read from the vDSO in ~6 ns
+   against ~29 for CLOCK_MONOTONIC on this VM): dumps need no better. */
+static uint32_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
+uint32_t eddy__clock_ms(void)
+{
+    struct eddy__worker *w = eddy__tls_worker;
+    return w != NULL ? w->clock_ms : coarse_ms();
+}
+
 /* ---------------------------------------------------------------- wakes */
 
 void eddy__worker_unpark(struct eddy__worker *w)
@@ -622,6 +637,7 @@ static void publish_cpu(struct eddy__worker *w)
 static void maintenance(struct eddy__worker *w)
 {
     publish_cpu(w);
+    w->clock_ms = coarse_ms();
     if (atomic_load_explicit(&w->timers.next_ms, memory_order_relaxed) != UINT64_MAX)
         timers_run(w, eddy__now_ns());
     const struct eddy__driver_ops *ops = w->s->drv_ops;
@@ -702,6 +718,7 @@ static void park(struct eddy__worker *w)
     if (eddy__idle_from_parked(s, w->index))
         w->searching = true;
     publish_cpu(w);
+    w->clock_ms = coarse_ms();
     after_park_notify(w);
     timers_run(w, eddy__now_ns());
 }
@@ -711,6 +728,7 @@ void *eddy__worker_main(void *arg)
     struct eddy__worker *w = arg;
     struct eddy__sched *s = w->s;
     eddy__tls_worker = w;
+    w->clock_ms = coarse_ms();
     if (s->pin) {
         cpu_set_t set;
         CPU_ZERO(&set);
