@@ -57,6 +57,22 @@ eddy_rt *eddy__rt_current(void);
 bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const char **name,
                                 size_t *size, uint64_t *id);
 
+/** What eddy_rt_dump shows of a fiber task (rt/task.c). */
+struct eddy__fiber_info {
+    const char *name;     /* NULL: unnamed */
+    uint64_t id;          /* unique in the process, given on first request */
+    uint32_t born_ms;     /* eddy__clock_ms at spawn */
+    int worker;           /* the worker it last ran on, -1 before its first run */
+    void *stack_lo;       /* its stack (NULL before its first run) */
+    size_t stack_size;
+    void *saved_sp;       /* the context it switched out with (meaningful only
+                             while it cannot run: see eddy_rt_dump) */
+};
+
+/** Fills *out for a fiber task; false for other kinds. The caller keeps t
+    from ending meanwhile (a reference, or the owned list's lock). */
+bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out);
+
 /** rt/overflow.c: on a worker thread's start and stop. The first start
     installs the SIGSEGV handler that reports a task's stack overflow (not
     under ASan or TSan); each worker gets an alternate signal stack for it,

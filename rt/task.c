@@ -31,6 +31,7 @@ struct fiber_task {
     uint64_t *dl;               /* saved outer deadlines (scopes) */
     uint32_t dl_n, dl_cap;      /* owner: the task */
     uint32_t stack_size;        /* requested; 0: the runtime's default */
+    uint32_t born_ms;           /* immutable after spawn: eddy__clock_ms then */
     bool done;                  /* owner: the task; set before its last switch */
     _Atomic uint64_t id;        /* 0 until task_id gives one (any thread) */
     uint64_t dl_inline[INLINE_DEADLINES];
@@ -174,6 +175,23 @@ bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const ch
     return true;
 }
 
+bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out)
+{
+    if (t->vt != &fiber_vt)
+        return false;
+    struct fiber_task *ft = (struct fiber_task *)t;
+    struct eddy__stack *st = ft->stack;
+    out->name = ft->name;
+    out->id = task_id(ft);
+    out->born_ms = ft->born_ms;
+    out->worker = ft->ret != NULL ? (int)((struct eddy__thread_ctx *)(void *)ft->ret - ft->rt->thread_ctx)
+                                  : -1;
+    out->stack_lo = st != NULL ? st->lo : NULL;
+    out->stack_size = st != NULL ? st->size : 0;
+    out->saved_sp = st != NULL ? st->fiber.sp : NULL;
+    return true;
+}
+
 static const struct eddy__task_vtable fiber_vt = {
     .run = fiber_run,
 #ifdef EDDY__FIBER_RAW
@@ -221,6 +239,7 @@ static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *
     ft->dl_n = 0;
     ft->dl_cap = INLINE_DEADLINES;
     ft->stack_size = 0;
+    ft->born_ms = eddy__clock_ms();
     ft->done = false;
     atomic_init(&ft->id, 0);
     return ft;
