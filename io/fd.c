@@ -721,3 +721,76 @@ int eddy__io_wait(struct eddy__io_op *op, uint64_t deadline_ns)
 {
     return wait_dir(op->entry, op->fd, op->dir, &op->tick, op->gen, deadline_ns);
 }
+
+/* ---------------------------------------------- for eddy_select (rt/) */
+
+short eddy__fd_poll_events(int events)
+{
+    return poll_events(events);
+}
+
+int eddy__fd_poll_ready(short revents, int events)
+{
+    return (revents & POLLNVAL) ? -EBADF : ready_bits(revents, events);
+}
+
+int eddy__fd_wait_check(struct eddy__fd_wait *w, int fd, int events)
+{
+    struct fd_entry *e = eddy__fd_entry(fd, true);
+    if (e == NULL)
+        return -ENOMEM;
+    pthread_mutex_lock(&e->lock);
+    int rc = make_nonblocking(e, fd);
+    *w = (struct eddy__fd_wait){ .entry = e, .fd = fd, .events = events, .gen = e->gen,
+                                 .tick = { e->tick[DIR_READ], e->tick[DIR_WRITE] } };
+    pthread_mutex_unlock(&e->lock);
+    return rc < 0 ? rc : poll_now(fd, events);
+}
+
+/* eddy_wait_fd's steps between its level check and its wait. */
+int eddy__fd_wait_arm(struct eddy__fd_wait *w, struct eddy__task *self)
+{
+    struct fd_entry *e = w->entry;
+    pthread_mutex_lock(&e->lock);
+    int rc = 0;
+    if (e->gen != w->gen) {
+        rc = -EBADF;
+    } else if (eddy__waiter_is_thread(self)) {
+        for (int d = 0; d < 2; d++) { /* as plain_wait: free slots only */
+            if ((w->events & dir_bit(d)) && e->waiter[d] == NULL) {
+                eddy__task_ref(self);
+                e->waiter[d] = self;
+            }
+        }
+    } else {
+        for (int d = 0; d < 2; d++)
+            if (w->events & dir_bit(d))
+                clear_readiness(e, d, w->tick[d]);
+        rc = eddy__fd_ensure_registered(e, w->fd);
+        if (rc == 0)
+            rc = e->ready & w->events;
+        for (int d = 0; d < 2 && rc == 0; d++)
+            if ((w->events & dir_bit(d)) && slot_busy_for_task(e, d, self))
+                rc = -EBUSY; /* one task per direction */
+        for (int d = 0; d < 2 && rc == 0; d++) {
+            /* a slot held already: another case of the same select */
+            if ((w->events & dir_bit(d)) && e->waiter[d] != self) {
+                eddy__task_ref(self);
+                e->waiter[d] = self;
+            }
+        }
+    }
+    eddy__fd_note_interest(e);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int eddy__fd_wait_disarm(struct eddy__fd_wait *w, struct eddy__task *self)
+{
+    struct fd_entry *e = w->entry;
+    pthread_mutex_lock(&e->lock);
+    drop_waiter(e, self);
+    int r = e->gen != w->gen ? -EBADF : e->ready & w->events;
+    pthread_mutex_unlock(&e->lock);
+    return r;
+}

@@ -89,6 +89,35 @@ struct eddy__io_op {
 int eddy__io_begin(int fd, int write, struct eddy__io_op *op);
 /* Waits for readiness after EAGAIN: 0, -ETIMEDOUT, -ECANCELED, -EBADF. */
 int eddy__io_wait(struct eddy__io_op *op, uint64_t deadline_ns);
+/* One fd case of an eddy_select (rt/select.c): eddy_wait_fd cut into
+   pieces, so that one task or thread waits on several things at once.
+   check makes fd non-blocking, notes the ticks and polls its level: the
+   ready bits (> 0), 0, or -errno (-EBADF: not open). arm, after a check
+   that found nothing: for a task, the reactor's edges now wake self (it
+   takes the direction slots, as eddy_wait_fd does), or the ready bits
+   when an edge came since the check (nothing armed), -EBUSY (another task
+   waits on a direction), -EBADF (closed since); for a plain thread, it
+   takes the free slots only, so that eddy_close wakes it, and 0. disarm:
+   gives the slots back; the ready bits the reactor reported (tasks;
+   plain threads poll and see their own), or -EBADF when fd was closed
+   meanwhile. self is the caller's waiter (eddy__waiter_current): the
+   same one for the arm and its disarm. */
+struct eddy__fd_wait {
+    void *entry;
+    int fd, events;
+    uint32_t gen;
+    uint64_t tick[2];
+};
+struct eddy__task;
+int eddy__fd_wait_check(struct eddy__fd_wait *w, int fd, int events);
+int eddy__fd_wait_arm(struct eddy__fd_wait *w, struct eddy__task *self);
+int eddy__fd_wait_disarm(struct eddy__fd_wait *w, struct eddy__task *self);
+/* poll(2) events for EDDY_READABLE|EDDY_WRITABLE, and the ready bits of
+   revents (an error or hang-up counts as ready for both; POLLNVAL gives
+   -EBADF), for a plain thread's own poll. */
+short eddy__fd_poll_events(int events);
+int eddy__fd_poll_ready(short revents, int events);
+
 /* Resolves host:port (numeric at once; names on the blocking pool when
    called in a task). *res is freed with freeaddrinfo. 0 or -errno/EDDY_EAI_*. */
 struct addrinfo;

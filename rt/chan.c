@@ -11,28 +11,12 @@
 #include <eddy/sync.h>
 
 #include "rt/rt_int.h"
+#include "rt/sync_int.h"
 #include "rt/waitq.h"
 #include "sched/alloc.h"
 #include "sched/lock.h"
 
 #define MAX_ELEM (64u * 1024u)
-
-struct eddy_chan {
-    struct eddy__lock lock;
-    size_t cap, esz;             /* immutable after new */
-    size_t head, count;          /* guarded by: lock */
-    bool closed;                 /* guarded by: lock */
-    struct eddy__waitq senders;  /* guarded by: lock; data: const elem */
-    struct eddy__waitq receivers; /* guarded by: lock; data: elem out */
-    /* then the ring, cap * esz bytes (guarded by: lock) */
-};
-
-/* The ring right behind the header (elements are copied with memcpy, so
-   it needs no alignment of its own). */
-static inline char *ring(eddy_chan *c)
-{
-    return (char *)(c + 1);
-}
 
 int eddy_chan_new(eddy_chan **out, size_t capacity, size_t elem_size)
 {
@@ -55,20 +39,6 @@ void eddy_chan_free(eddy_chan *c)
         eddy__dealloc(c, sizeof *c + c->cap * c->esz);
 }
 
-static void buf_push(eddy_chan *c, const void *elem)
-{
-    size_t tail = (c->head + c->count) % c->cap;
-    memcpy(ring(c) + tail * c->esz, elem, c->esz);
-    c->count++;
-}
-
-static void buf_pop(eddy_chan *c, void *elem)
-{
-    memcpy(elem, ring(c) + c->head * c->esz, c->esz);
-    c->head = (c->head + 1) % c->cap;
-    c->count--;
-}
-
 /* timeout_ms: -1 none; try: never wait. */
 static int send(eddy_chan *c, const void *elem, int64_t timeout_ms, bool try)
 {
@@ -80,28 +50,13 @@ static int send(eddy_chan *c, const void *elem, int64_t timeout_ms, bool try)
             return rc;
     }
     eddy__lock_acquire(&c->lock);
-    if (c->closed) {
+    int rc = eddy__chan_send_locked(c, elem);
+    if (rc != -EAGAIN || try) {
         eddy__lock_release(&c->lock);
-        return -EPIPE;
-    }
-    struct eddy__waiter *r = eddy__waitq_pop(&c->receivers);
-    if (r != NULL) { /* a receiver waits: the buffer is empty */
-        memcpy(r->data, elem, c->esz);
-        eddy__waiter_signal(r, EDDY__W_SIGNALLED);
-        eddy__lock_release(&c->lock);
-        return 0;
-    }
-    if (c->count < c->cap) {
-        buf_push(c, elem);
-        eddy__lock_release(&c->lock);
-        return 0;
-    }
-    if (try) {
-        eddy__lock_release(&c->lock);
-        return -EAGAIN;
+        return rc;
     }
     struct eddy__waiter w;
-    int rc = eddy__waiter_init(&w, (void *)elem);
+    rc = eddy__waiter_init(&w, (void *)elem);
     if (rc < 0) {
         eddy__lock_release(&c->lock);
         return rc;
@@ -127,33 +82,13 @@ static int recv(eddy_chan *c, void *elem, int64_t timeout_ms, bool try)
             return rc;
     }
     eddy__lock_acquire(&c->lock);
-    if (c->count > 0) {
-        buf_pop(c, elem);
-        struct eddy__waiter *s = eddy__waitq_pop(&c->senders);
-        if (s != NULL) { /* room now: the oldest waiting sender gets in */
-            buf_push(c, s->data);
-            eddy__waiter_signal(s, EDDY__W_SIGNALLED);
-        }
+    int rc = eddy__chan_recv_locked(c, elem);
+    if (rc != -EAGAIN || try) {
         eddy__lock_release(&c->lock);
-        return 0;
-    }
-    struct eddy__waiter *s = eddy__waitq_pop(&c->senders);
-    if (s != NULL) { /* rendezvous: take it from the sender */
-        memcpy(elem, s->data, c->esz);
-        eddy__waiter_signal(s, EDDY__W_SIGNALLED);
-        eddy__lock_release(&c->lock);
-        return 0;
-    }
-    if (c->closed) {
-        eddy__lock_release(&c->lock);
-        return -EPIPE;
-    }
-    if (try) {
-        eddy__lock_release(&c->lock);
-        return -EAGAIN;
+        return rc;
     }
     struct eddy__waiter w;
-    int rc = eddy__waiter_init(&w, elem);
+    rc = eddy__waiter_init(&w, elem);
     if (rc < 0) {
         eddy__lock_release(&c->lock);
         return rc;

@@ -8,15 +8,10 @@
 #include <eddy/sync.h>
 
 #include "rt/rt_int.h"
+#include "rt/sync_int.h" /* struct eddy_notify */
 #include "rt/waitq.h"
 #include "sched/alloc.h"
 #include "sched/lock.h"
-
-struct eddy_notify {
-    struct eddy__lock lock;
-    bool permit;                /* guarded by: lock */
-    struct eddy__waitq waiters; /* guarded by: lock */
-};
 
 int eddy_notify_new(eddy_notify **out)
 {

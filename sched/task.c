@@ -420,11 +420,21 @@ bool eddy__waiter_is_thread(const struct eddy__task *t)
 int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadline_ns,
                       short *revents)
 {
+    struct pollfd pf[2] = { { .fd = fd, .events = events } };
+    int rc = eddy__parker_poll_fds(t, pf, 1, deadline_ns);
+    *revents = rc == 0 ? pf[0].revents : 0;
+    return rc;
+}
+
+int eddy__parker_poll_fds(struct eddy__task *t, struct pollfd *pf, unsigned n,
+                          uint64_t deadline_ns)
+{
     struct parker *p = (struct parker *)t;
-    *revents = 0;
+    for (unsigned i = 0; i < n; i++)
+        pf[i].revents = 0;
     int evfd = atomic_load_explicit(&p->evfd, memory_order_relaxed);
     if (evfd < 0) {
-        /* out of descriptors: poll the fd alone (readiness and timeouts
+        /* out of descriptors: poll the fds alone (readiness and timeouts
            still work; a wake then waits for one of them) and retry next time */
         evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (evfd >= 0)
@@ -446,23 +456,22 @@ int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadl
             uint64_t left = (deadline_ns - now + 999999) / 1000000;
             ms = left > INT_MAX ? INT_MAX : (int)left;
         }
-        struct pollfd pf[2] = { { .fd = fd, .events = events }, { .fd = evfd, .events = POLLIN } };
-        int n = poll(pf, evfd >= 0 ? 2 : 1, ms);
+        pf[n] = (struct pollfd){ .fd = evfd, .events = POLLIN };
+        int got = poll(pf, evfd >= 0 ? n + 1 : n, ms);
         atomic_store_explicit(&p->in_poll, false, memory_order_relaxed);
-        if (n < 0) {
+        if (got < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        if (evfd >= 0 && pf[1].revents != 0) {
+        if (evfd >= 0 && pf[n].revents != 0) {
             uint64_t v;
             ssize_t r = read(evfd, &v, sizeof v);
             (void)r;
         }
-        if (pf[0].revents != 0) {
-            *revents = pf[0].revents;
-            return 0;
-        }
+        for (unsigned i = 0; i < n; i++)
+            if (pf[i].revents != 0)
+                return 0;
         /* the eventfd (a wake: the loop takes it) or the timeout */
     }
 }
@@ -568,6 +577,56 @@ int eddy__task_join(struct eddy__task *t, void **result, uint64_t deadline_ns)
             return rc;
         }
     }
+}
+
+/* The non-blocking halves of a join, for eddy_select: arm registers self
+   as the joiner to wake (the JOIN_WAKER handshake above), disarm takes it
+   back, take consumes the handle of a task that completed. */
+int eddy__task_join_arm(struct eddy__task *t, struct eddy__task *self)
+{
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    for (;;) {
+        if (s & EDDY__T_COMPLETE)
+            return 1;
+        if (s & EDDY__T_JOIN_WAKER) /* a joiner waits already (one per handle) */
+            return atomic_load_explicit(&t->join_waiter, memory_order_relaxed) == self ? 0
+                                                                                     : -EBUSY;
+        eddy__task_ref(self);
+        atomic_store_explicit(&t->join_waiter, self, memory_order_relaxed);
+        /* release: publishes join_waiter to the completer's acquire */
+        if (atomic_compare_exchange_strong_explicit(&t->state, &s, s | EDDY__T_JOIN_WAKER,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            return 0;
+        atomic_store_explicit(&t->join_waiter, NULL, memory_order_relaxed);
+        eddy__task_unref(self); /* s holds the new state: look again */
+    }
+}
+
+void eddy__task_join_disarm(struct eddy__task *t, struct eddy__task *self)
+{
+    /* not taken back: t completed, and its completer woke self and dropped
+       join_waiter's reference */
+    if (join_unregister(t))
+        eddy__task_unref(self);
+}
+
+int eddy__task_join_take(struct eddy__task *t, void **result)
+{
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    if (!(s & EDDY__T_COMPLETE))
+        return -EAGAIN;
+    if (result != NULL)
+        *result = t->result;
+    int rc = (s & EDDY__T_CANCELLED) ? -ECANCELED : 0;
+    /* as eddy__task_join: JOIN_INTEREST and the handle's reference at once */
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, EDDY__T_JOIN_INTEREST + EDDY__T_REF_ONE,
+                                              memory_order_acq_rel);
+    if ((prev >> EDDY__T_REF_SHIFT) == 1) {
+        if (t->vt->release != NULL)
+            t->vt->release(t);
+        eddy__task_pool_release(t);
+    }
+    return rc;
 }
 
 void eddy__task_detach(struct eddy__task *t)
