@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,12 @@
 
 #include "rt/rt_int.h"
 #include "sched/alloc.h"
+
+/* The config's size and the offsets of its fields are ABI: dump_signal
+   took room from the reserved slots (LP64). */
+_Static_assert(sizeof(void *) != 8 || sizeof(eddy_rt_config) == 64, "eddy_rt_config size");
+_Static_assert(sizeof(void *) != 8 || offsetof(eddy_rt_config, reserved) == 40,
+               "eddy_rt_config layout");
 
 void eddy_rt_config_init(eddy_rt_config *cfg)
 {
@@ -155,6 +162,10 @@ int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg_in)
     for (size_t i = 0; i < sizeof cfg.reserved / sizeof cfg.reserved[0]; i++)
         if (cfg.reserved[i] != NULL)
             return -EINVAL; /* not initialised with eddy_rt_config_init */
+    if (cfg.reserved_int != 0)
+        return -EINVAL;
+    if (eddy__dump_signal_resolve(cfg.dump_signal, &cfg.dump_signal) < 0)
+        return -EINVAL;
     if (cfg.workers > EDDY__MAX_WORKERS || cfg.stack_size < EDDY__MIN_STACK ||
         cfg.stack_size > EDDY__MAX_STACK ||
         (cfg.io_backend != EDDY_IO_AUTO && cfg.io_backend != EDDY_IO_EPOLL &&
@@ -205,8 +216,16 @@ int eddy_rt_new(eddy_rt **out, const eddy_rt_config *cfg_in)
         return rc;
     }
     rc = live_add(rt);
-    if (rc < 0) {
+    if (rc < 0)
         fprintf(stderr, "eddy: eddy_rt_new: %d runtimes live already\n", MAX_LIVE);
+    if (rc == 0 && cfg.dump_signal != 0) {
+        rc = eddy__dump_signal_add(rt, cfg.dump_signal);
+        if (rc < 0) {
+            (void)live_remove(rt);
+            eddy__dump_barrier();
+        }
+    }
+    if (rc < 0) {
         eddy__sched_shutdown(rt->sched, 0);
         eddy__sched_free(rt->sched);
         eddy__stack_pool_destroy(&rt->stacks);
@@ -266,9 +285,13 @@ void eddy_rt_free(eddy_rt *rt)
                 (void *)rt);
         return;
     }
+    /* dumps asked for by signal until now are printed, later ones not */
+    if (rt->cfg.dump_signal != 0)
+        eddy__dump_signal_remove(rt);
     (void)shutdown_once(rt, 0); /* or waits for the one under way */
     /* out of the table before its parts go: a late call gets -EINVAL */
     (void)live_remove(rt);
+    eddy__dump_barrier(); /* a dump that saw rt live is over */
     eddy__sched_free(rt->sched); /* drops what is left: stacks go back */
     eddy__stack_pool_destroy(&rt->stacks);
     free_parts(rt);

@@ -80,4 +80,19 @@ bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out);
 void eddy__overflow_thread_start(void);
 void eddy__overflow_thread_stop(void);
 
+/** rt/dump.c: returns once no eddy_rt_dump is in progress; eddy_rt_free
+    calls it after rt left the live table, before freeing the scheduler. */
+void eddy__dump_barrier(void);
+
+/** rt/dump_signal.c: the dump signal of a new runtime: cfg_sig when not 0
+    (-EINVAL when a dump cannot take it), else EDDY_DUMP_SIGNAL's (an
+    unusable value is reported on stderr once and ignored), else 0. */
+int eddy__dump_signal_resolve(int cfg_sig, int *out);
+/** Makes sig dump rt to stderr (installs the handler, starts the dump
+    thread on first use). 0 or -errno. */
+int eddy__dump_signal_add(eddy_rt *rt, int sig);
+/** Undoes eddy__dump_signal_add, after printing the dumps already asked
+    for; the last one restores the handlers and stops the thread. */
+void eddy__dump_signal_remove(eddy_rt *rt);
+
 #endif

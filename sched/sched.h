@@ -182,6 +182,16 @@ int eddy__wait(uint64_t deadline_ns);
 int eddy__parker_poll(struct eddy__task *t, int fd, short events, uint64_t deadline_ns,
                       short *revents);
 
+/**
+ * eddy__parker_poll over n fds at once (eddy_select): pf[0..n-1] as for
+ * poll(2), and pf[n] room for the parker's eventfd. Returns 0 when one of
+ * the n is ready (its revents set) or when woken (all zero), -ETIMEDOUT at
+ * deadline_ns, or -errno.
+ */
+struct pollfd;
+int eddy__parker_poll_fds(struct eddy__task *t, struct pollfd *pf, unsigned n,
+                          uint64_t deadline_ns);
+
 /** True when waiter t is a plain thread's parker, not a task. */
 bool eddy__waiter_is_thread(const struct eddy__task *t);
 
@@ -254,6 +264,17 @@ bool eddy__timer_disarm(struct eddy__timer *tm);
 int eddy__task_join(struct eddy__task *t, void **result, uint64_t deadline_ns);
 /** Gives up the join handle's reference. */
 void eddy__task_detach(struct eddy__task *t);
+/**
+ * A join in pieces, for eddy_select. arm: 1 when t completed (nothing
+ * registered), 0 when self is now the joiner t's completion wakes, -EBUSY
+ * when another joiner waits. disarm: takes an arm back (a no-op once t
+ * completed). take: consumes the handle of a completed t as
+ * eddy__task_join does (0 or -ECANCELED, *result when result is not
+ * NULL); -EAGAIN while t runs.
+ */
+int eddy__task_join_arm(struct eddy__task *t, struct eddy__task *self);
+void eddy__task_join_disarm(struct eddy__task *t, struct eddy__task *self);
+int eddy__task_join_take(struct eddy__task *t, void **result);
 /** Sets CANCELLED and wakes t. Always 0. */
 int eddy__task_abort(struct eddy__task *t);
 
@@ -292,5 +313,49 @@ static inline uint64_t eddy__deadline_after_ms(int64_t timeout_ms)
         return UINT64_MAX;
     return now + (uint64_t)timeout_ms * 1000000u;
 }
+
+/* ------------------------------------------------- inspection (the dump) */
+/* What eddy_rt_dump needs of the scheduler (sched/inspect.c). */
+
+/** A task found by eddy__sched_snapshot: t carries a reference of the
+    snapshot's, dropped by eddy__sched_snapshot_free. */
+struct eddy__task_snap {
+    struct eddy__task *t;
+    unsigned worker; /* the worker whose owned list held it */
+};
+
+/**
+ * Appends to *arr every task on the workers' owned lists (it switched out
+ * at least once and has not ended), each with a reference taken under its
+ * list's lock. *arr grows (eddy__realloc) with *len and *cap; it may start
+ * NULL, 0, 0. Allocates outside the locks and does nothing else under them.
+ * Returns 0, or -ENOMEM with what was appended kept. Any thread.
+ */
+int eddy__sched_snapshot(struct eddy__sched *s, struct eddy__task_snap **arr, size_t *len,
+                         size_t *cap);
+/** Drops the snapshot's references and frees its array. */
+void eddy__sched_snapshot_free(struct eddy__task_snap *arr, size_t len, size_t cap);
+
+/** Tasks waiting in worker i's queues now (ring, spill, LIFO slot, inbox),
+    counted without locks: an estimate. 0 for i out of range. */
+size_t eddy__sched_worker_queued(struct eddy__sched *s, unsigned i);
+/** Tasks in the global inject queue now (an estimate). */
+size_t eddy__sched_inject_queued(struct eddy__sched *s);
+/** The blocking pool's tasks running and queued now (under its lock). */
+void eddy__sched_blocking_counts(struct eddy__sched *s, size_t *running, size_t *queued);
+/** Tasks spawned and not ended, every kind (an estimate while they churn). */
+uint64_t eddy__sched_tasks_alive(struct eddy__sched *s);
+
+/**
+ * Pins an idle task (suspended: none of RUNNING, NOTIFIED, COMPLETE) by
+ * setting RUNNING, the lock on its body: no worker runs it, and nothing
+ * queues it, until eddy__task_unpin (a wake meanwhile only sets NOTIFIED).
+ * Its stack and kind fields may then be read from any thread. Returns
+ * false, with *seen (may be NULL) the state that refused, when t is not
+ * idle. The caller holds a reference on t.
+ */
+bool eddy__task_pin(struct eddy__task *t, uint64_t *seen);
+/** Ends a pin: clears RUNNING and queues t if a wake came meanwhile. */
+void eddy__task_unpin(struct eddy__task *t);
 
 #endif

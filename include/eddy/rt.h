@@ -49,7 +49,13 @@ typedef struct eddy_rt_config {
     bool work_stealing;        /**< default true; false: shared-nothing
                                     thread-per-core (tasks never change worker) */
     bool pin_workers;          /**< pin worker i to CPU i (modulo online CPUs) */
-    void *reserved[4];         /**< must stay zero (eddy_rt_config_init sets
+    int dump_signal;           /**< a signal (e.g. SIGQUIT) that prints
+                                    eddy_rt_dump(rt, 2) of this runtime, the
+                                    process going on afterwards; 0: the
+                                    environment's EDDY_DUMP_SIGNAL (a name,
+                                    QUIT or SIGQUIT, or a number), else none */
+    int reserved_int;          /**< must stay zero, as reserved */
+    void *reserved[3];         /**< must stay zero (eddy_rt_config_init sets
                                     it; eddy_rt_new refuses any other value
                                     with -EINVAL); room to grow without
                                     breaking ABI */
@@ -58,7 +64,7 @@ typedef struct eddy_rt_config {
 /**
  * Fills *cfg with the defaults: workers 0, stack_size 0 (64 KiB),
  * blocking_threads 0 (64), io_backend EDDY_IO_AUTO, work_stealing true,
- * pin_workers false.
+ * pin_workers false, dump_signal 0 (EDDY_DUMP_SIGNAL's, else none).
  *
  * Thread safety: any thread.
  */
@@ -69,9 +75,12 @@ EDDY_API void eddy_rt_config_init(eddy_rt_config *cfg);
  * copied. On success *out holds the runtime, released with eddy_rt_free().
  *
  * Errors: -EINVAL (out NULL, stack_size below 16 KiB or above 1 GiB,
- * workers above 1024, unknown io_backend, reserved fields not zero),
- * -ENOMEM, -EAGAIN (1024 runtimes live already), or the errno of a failed
- * thread or epoll creation. Does not suspend.
+ * workers above 1024, unknown io_backend, reserved fields not zero, a
+ * dump_signal that cannot be caught or is a fault: SIGKILL, SIGSTOP,
+ * SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS, SIGPIPE, or
+ * glibc's own), -ENOMEM, -EAGAIN (1024 runtimes live already), or the
+ * errno of a failed thread, pipe, sigaction or epoll creation. Does not
+ * suspend.
  *
  * Thread safety: any thread; several runtimes may live in one process.
  */
@@ -336,6 +345,42 @@ static inline void eddy__deadline_scope_close(const int *rc)
 
 /** Index of the worker running the caller, -1 outside a worker. Any thread. */
 EDDY_API int eddy_worker_index(void);
+
+/* ------------------------------------------------------------------ dump */
+
+/**
+ * Writes to fd a text dump of rt's tasks, for a human: a header line, then
+ * one block per task that has suspended at least once: its id, name,
+ * worker, state and age, and for a suspended task what it waits on (a
+ * channel's send or receive, a mutex, a semaphore, a notify, a waitgroup,
+ * fd N readable or writable, a sleep with the time left, the join of task
+ * M, ...) and for how long, followed by its stack, one frame a line,
+ * innermost first (function+offset and module, from the frame pointers of
+ * the context it switched out with, named by dladdr: link programs with
+ * -rdynamic, and build them with -fno-omit-frame-pointer, or their frames
+ * are missing or unnamed). A running task (also one queued after
+ * eddy_yield) is shown as running and a woken one as runnable, both
+ * without a stack. Last come the tasks queued on each worker, the
+ * blocking pool's, and the count of tasks not listed (queued before their
+ * first run, or in it).
+ *
+ * While the dump reads a suspended task's stack that task cannot run (a
+ * wake meanwhile runs it right after); it is never stopped otherwise, and
+ * nothing is held while the text is written. Bounded: the tasks alive at
+ * the start, at most 64 frames each; the calling thread (in a task: its
+ * worker) blocks while fd is not writable, a non-blocking fd included.
+ * Costs nothing until called. See eddy_rt_config.dump_signal for a dump
+ * on a signal.
+ *
+ * Returns 0, -EINVAL (rt NULL or freed, fd negative), -ENOMEM, or the
+ * -errno of a failed write (then the dump stops; -EPIPE does not raise
+ * SIGPIPE).
+ *
+ * Thread safety: any thread (a task included: it shows itself running),
+ * but not a signal handler. One dump runs at a time in the process (others
+ * wait for it), and an eddy_rt_free of rt waits for it too.
+ */
+EDDY_API int eddy_rt_dump(eddy_rt *rt, int fd);
 
 /* ---------------------------------------------------------------- metrics */
 

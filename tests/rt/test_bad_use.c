@@ -142,7 +142,7 @@ static void reserved_fields_not_zero_are_einval(void **state)
     eddy_rt_config cfg;
     eddy_rt_config_init(&cfg);
     cfg.workers = 1;
-    cfg.reserved[3] = &cfg;
+    cfg.reserved[2] = &cfg;
     eddy_rt *rt = NULL;
     assert_err(eddy_rt_new(&rt, &cfg), -EINVAL);
     assert_null(rt);

@@ -1,0 +1,798 @@
+/*
+ * tests/rt/test_dump.c: eddy_rt_dump shows each task with what it waits on
+ * and its stack: named tasks blocked on a channel (receive, and send on a
+ * full one), a mutex, a semaphore, a notify, a waitgroup, an fd (on both
+ * backends), a sleep and a join, plus one that spins on a worker (running,
+ * no stack). The dump on a signal (EDDY_DUMP_SIGNAL, and the config's
+ * dump_signal) runs in child processes, which go on after it. Dumps while
+ * tasks churn on two workers all succeed and nothing is left stuck.
+ *
+ * The task functions are not static, and the executable is linked with
+ * ENABLE_EXPORTS (-rdynamic): dladdr then names them in the stacks.
+ *
+ * ctest-labels: concurrency
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "rt/rt_int.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* The dump of rt as a string (malloc'ed), through a memfd. */
+static char *dump_text(eddy_rt *rt)
+{
+    int fd = memfd_create("eddy_dump", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_ok(eddy_rt_dump(rt, fd));
+    off_t n = lseek(fd, 0, SEEK_END);
+    assert_true(n > 0);
+    char *s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    assert_int_equal(pread(fd, s, (size_t)n, 0), n);
+    s[n] = '\0';
+    close(fd);
+    return s;
+}
+
+/* The block of the task named name: its line and its frame lines (a
+   static buffer), or NULL. */
+static const char *block_of(const char *text, const char *name)
+{
+    static char out[32768];
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\"", name);
+    const char *p = strstr(text, quoted);
+    if (p == NULL)
+        return NULL;
+    while (p > text && p[-1] != '\n')
+        p--;
+    const char *e = strchr(p, '\n');
+    while (e != NULL && e[1] == ' ')
+        e = strchr(e + 1, '\n');
+    size_t len = e != NULL ? (size_t)(e - p + 1) : strlen(p);
+    if (len >= sizeof out)
+        len = sizeof out - 1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return out;
+}
+
+static bool block_has(const char *text, const char *name, const char *needle)
+{
+    const char *b = block_of(text, name);
+    return b != NULL && strstr(b, needle) != NULL;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
+/* Dumps until every (name, state) pair shows, for up to 10 s; returns the
+   last dump (malloc'ed). */
+static char *dump_until(eddy_rt *rt, const char *const *names, const char *const *states,
+                        size_t n)
+{
+    int64_t until = eddy_test_now_ms() + 10000;
+    for (;;) {
+        char *text = dump_text(rt);
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++)
+            ok += block_has(text, names[i], states[i]);
+        if (ok == n || eddy_test_now_ms() > until)
+            return text;
+        free(text);
+        sleep_ms(10);
+    }
+}
+
+static eddy_task *spawn_named(const char *name, eddy_fn fn, void *arg, int worker)
+{
+    eddy_spawn_opts o;
+    eddy_spawn_opts_init(&o);
+    o.name = name;
+    o.worker = worker;
+    eddy_task *h = NULL;
+    if (eddy_spawn_ex(&h, fn, arg, &o) != 0)
+        return NULL;
+    return h;
+}
+
+/* --------------------------------------------- one task per kind of wait */
+
+struct scene {
+    eddy_chan *empty, *full;
+    eddy_mutex *mu;
+    eddy_sem *sem;
+    eddy_notify *nt;
+    eddy_waitgroup *wg;
+    int pfd[2];
+    atomic_bool stop;
+    eddy_task *h[10];
+    eddy_task *sleeper;
+    int joined_rc;
+};
+
+/* Each does something after its blocking call, so that the call is not a
+   tail call and the task's own frame stays on the stack. */
+void *dump_t_recv(void *arg)
+{
+    struct scene *s = arg;
+    int v = 0;
+    EDDY_TASK_CHECK(eddy_chan_recv(s->empty, &v) == 0);
+    EDDY_TASK_CHECK(v == 7);
+    return NULL;
+}
+
+void *dump_t_send(void *arg)
+{
+    struct scene *s = arg;
+    int v = 8;
+    EDDY_TASK_CHECK(eddy_chan_send(s->full, &v) == 0);
+    return NULL;
+}
+
+void *dump_t_lock(void *arg)
+{
+    struct scene *s = arg;
+    EDDY_TASK_CHECK(eddy_mutex_lock(s->mu) == 0);
+    eddy_mutex_unlock(s->mu);
+    return NULL;
+}
+
+void *dump_t_sem(void *arg)
+{
+    struct scene *s = arg;
+    EDDY_TASK_CHECK(eddy_sem_acquire(s->sem) == 0);
+    return NULL;
+}
+
+void *dump_t_notify(void *arg)
+{
+    struct scene *s = arg;
+    EDDY_TASK_CHECK(eddy_notify_wait(s->nt, -1) == 0);
+    return NULL;
+}
+
+void *dump_t_wg(void *arg)
+{
+    struct scene *s = arg;
+    EDDY_TASK_CHECK(eddy_waitgroup_wait(s->wg) == 0);
+    return NULL;
+}
+
+void *dump_t_read(void *arg)
+{
+    struct scene *s = arg;
+    char c = 0;
+    EDDY_TASK_CHECK(eddy_read(s->pfd[0], &c, 1) == 1);
+    EDDY_TASK_CHECK(c == 'x');
+    return NULL;
+}
+
+void *dump_t_sleep(void *arg)
+{
+    (void)arg;
+    int rc = eddy_sleep_ms(600000);
+    EDDY_TASK_CHECK(rc == -ECANCELED);
+    return NULL;
+}
+
+void *dump_t_join(void *arg)
+{
+    struct scene *s = arg;
+    s->joined_rc = eddy_join(s->sleeper, NULL);
+    EDDY_TASK_CHECK(s->joined_rc == -ECANCELED);
+    return NULL;
+}
+
+void *dump_t_spin(void *arg)
+{
+    struct scene *s = arg;
+    eddy_yield(); /* suspended once: on its worker's owned list from now on */
+    while (!atomic_load_explicit(&s->stop, memory_order_relaxed))
+        ; /* truly running: never gives its worker back */
+    return NULL;
+}
+
+/* Spawns the scene from a task (eddy_spawn_ex needs a worker). The spinner
+   goes to worker 1, the rest to worker 0. */
+static void *scene_setup(void *arg)
+{
+    struct scene *s = arg;
+    s->sleeper = spawn_named("sleeper", dump_t_sleep, s, 0);
+    EDDY_TASK_CHECK(s->sleeper != NULL);
+    s->h[0] = spawn_named("receiver", dump_t_recv, s, 0);
+    s->h[1] = spawn_named("sender", dump_t_send, s, 0);
+    s->h[2] = spawn_named("locker", dump_t_lock, s, 0);
+    s->h[3] = spawn_named("acquirer", dump_t_sem, s, 0);
+    s->h[4] = spawn_named("notified", dump_t_notify, s, 0);
+    s->h[5] = spawn_named("grouped", dump_t_wg, s, 0);
+    s->h[6] = spawn_named("reader", dump_t_read, s, 0);
+    s->h[7] = spawn_named("joiner", dump_t_join, s, 0);
+    s->h[8] = spawn_named("spinner", dump_t_spin, s, 1);
+    for (int i = 0; i < 9; i++)
+        EDDY_TASK_CHECK(s->h[i] != NULL);
+    return NULL;
+}
+
+static const char *const scene_names[] = { "receiver", "sender",  "locker", "acquirer",
+                                           "notified", "grouped", "reader", "sleeper",
+                                           "joiner",   "spinner" };
+
+static void each_wait_is_named_with_its_stack(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    struct scene *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    assert_ok(eddy_chan_new(&s->empty, 1, sizeof(int)));
+    assert_ok(eddy_chan_new(&s->full, 1, sizeof(int)));
+    int one = 1;
+    assert_ok(eddy_chan_try_send(s->full, &one));
+    assert_ok(eddy_mutex_new(&s->mu));
+    assert_ok(eddy_mutex_lock(s->mu)); /* held by this thread */
+    assert_ok(eddy_sem_new(&s->sem, 0));
+    assert_ok(eddy_notify_new(&s->nt));
+    assert_ok(eddy_waitgroup_new(&s->wg));
+    eddy_waitgroup_add(s->wg, 1);
+    assert_int_equal(pipe2(s->pfd, O_CLOEXEC), 0);
+    void *res = NULL;
+    assert_ok(eddy_rt_block_on(rt, scene_setup, s, &res));
+    assert_null(res);
+
+    char fdtext[64], recvtext[64], sendtext[64];
+    snprintf(fdtext, sizeof fdtext, "waiting on fd %d readable", s->pfd[0]);
+    snprintf(recvtext, sizeof recvtext, "waiting on channel %p (recv)", (void *)s->empty);
+    snprintf(sendtext, sizeof sendtext, "waiting on channel %p (send)", (void *)s->full);
+    const char *const states[] = { recvtext,
+                                   sendtext,
+                                   "waiting on mutex",
+                                   "waiting on semaphore",
+                                   "waiting on notify",
+                                   "waiting on waitgroup",
+                                   fdtext,
+                                   "waiting on timer (sleep, ",
+                                   "waiting on join of task ",
+                                   "running" };
+    const char *const funcs[][2] = {
+        { "eddy_chan_recv", "dump_t_recv" },     { "eddy_chan_send", "dump_t_send" },
+        { "eddy_mutex_lock", "dump_t_lock" },    { "eddy_sem_acquire", "dump_t_sem" },
+        { "eddy_notify_wait", "dump_t_notify" }, { "eddy_waitgroup_wait", "dump_t_wg" },
+        { "eddy_read", "dump_t_read" },          { "eddy_sleep", "dump_t_sleep" },
+        { "eddy_join", "dump_t_join" },
+    };
+    size_t n = sizeof scene_names / sizeof scene_names[0];
+    char *text = dump_until(rt, scene_names, states, n);
+    fputs(text, stderr);
+    assert_non_null(strstr(text, "eddy runtime dump: 2 workers, "));
+    for (size_t i = 0; i < n; i++) {
+        const char *b = block_of(text, scene_names[i]);
+        if (b == NULL)
+            fail_msg("task %s missing from the dump", scene_names[i]);
+        if (strstr(b, states[i]) == NULL)
+            fail_msg("task %s: no \"%s\" in:\n%s", scene_names[i], states[i], b);
+        assert_non_null(strstr(b, ", age "));
+        if (i == n - 1) { /* the spinner: running, no stack */
+            assert_null(strstr(b, "#0"));
+            continue;
+        }
+        assert_non_null(strstr(b, " for "));
+        for (int k = 0; k < 2; k++)
+            if (strstr(b, funcs[i][k]) == NULL)
+                fail_msg("task %s: no frame of %s in:\n%s", scene_names[i], funcs[i][k], b);
+    }
+    /* the joiner names the sleeper's id */
+    const char *sb = block_of(text, "sleeper");
+    unsigned long long sid = 0;
+    assert_int_equal(sscanf(sb, "task %llu", &sid), 1);
+    char jtext[64];
+    snprintf(jtext, sizeof jtext, "waiting on join of task %llu for", sid);
+    assert_true(block_has(text, "joiner", jtext));
+    free(text);
+
+    /* let everything go, and every task still ends as it should */
+    atomic_store(&s->stop, true);
+    int seven = 7, got = 0;
+    assert_ok(eddy_chan_send(s->empty, &seven));
+    assert_ok(eddy_chan_recv(s->full, &got));
+    eddy_mutex_unlock(s->mu);
+    eddy_sem_release(s->sem);
+    eddy_notify_one(s->nt);
+    eddy_waitgroup_done(s->wg);
+    assert_int_equal(write(s->pfd[1], "x", 1), 1);
+    assert_ok(eddy_abort(s->sleeper)); /* the joiner holds its handle */
+    for (int i = 0; i < 9; i++) {
+        void *r = (void *)1;
+        assert_ok(eddy_join(s->h[i], &r));
+        if (r != NULL)
+            fail_msg("task %s failed at line %d", scene_names[i == 7 ? 8 : i == 8 ? 9 : i],
+                     (int)(intptr_t)r);
+    }
+    assert_int_equal(s->joined_rc, -ECANCELED);
+    eddy_rt_free(rt);
+    eddy_close(s->pfd[0]);
+    close(s->pfd[1]);
+    eddy_chan_free(s->empty);
+    eddy_chan_free(s->full);
+    eddy_mutex_free(s->mu);
+    eddy_sem_free(s->sem);
+    eddy_notify_free(s->nt);
+    eddy_waitgroup_free(s->wg);
+    free(s);
+}
+
+/* ------------------------------------------------- fds, on both backends */
+
+struct fds {
+    int a[2], b[2];
+};
+
+void *dump_t_wait_fd(void *arg)
+{
+    struct fds *f = arg;
+    int rc = eddy_wait_fd(f->a[0], EDDY_READABLE, -1);
+    EDDY_TASK_CHECK(rc == EDDY_READABLE);
+    return NULL;
+}
+
+void *dump_t_read_fd(void *arg)
+{
+    struct fds *f = arg;
+    char c = 0;
+    EDDY_TASK_CHECK(eddy_read(f->b[0], &c, 1) == 1);
+    return NULL;
+}
+
+static void *fds_setup(void *arg)
+{
+    eddy_task **h = arg;
+    struct fds *f = (struct fds *)h[2];
+    h[0] = spawn_named("fd-waiter", dump_t_wait_fd, f, -1);
+    h[1] = spawn_named("fd-reader", dump_t_read_fd, f, -1);
+    EDDY_TASK_CHECK(h[0] != NULL && h[1] != NULL);
+    return NULL;
+}
+
+static void fd_waits_on(int backend)
+{
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.io_backend = backend;
+    eddy_rt *rt = NULL;
+    int rc = eddy_rt_new(&rt, &cfg);
+    if (rc < 0 && backend == EDDY_IO_URING)
+        skip();
+    assert_ok(rc);
+    if (backend == EDDY_IO_URING && rt->drivers[0]->backend != EDDY__BACKEND_URING)
+        print_message("io_uring refused here: the epoll fallback is dumped\n");
+    struct fds f;
+    assert_int_equal(pipe2(f.a, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(f.b, O_CLOEXEC), 0);
+    eddy_task *h[3] = { NULL, NULL, (eddy_task *)&f };
+    assert_ok(eddy_rt_block_on(rt, fds_setup, h, NULL));
+    char wtext[64], rtext[64];
+    snprintf(wtext, sizeof wtext, "waiting on fd %d readable for", f.a[0]);
+    snprintf(rtext, sizeof rtext, "waiting on fd %d readable for", f.b[0]);
+    const char *const names[] = { "fd-waiter", "fd-reader" };
+    const char *const states[] = { wtext, rtext };
+    char *text = dump_until(rt, names, states, 2);
+    fputs(text, stderr);
+    if (!block_has(text, "fd-waiter", wtext) || !block_has(text, "fd-waiter", "eddy_wait_fd") ||
+        !block_has(text, "fd-waiter", "dump_t_wait_fd"))
+        fail_msg("fd-waiter:\n%s", text);
+    if (!block_has(text, "fd-reader", rtext) || !block_has(text, "fd-reader", "eddy_read") ||
+        !block_has(text, "fd-reader", "dump_t_read_fd"))
+        fail_msg("fd-reader:\n%s", text);
+    free(text);
+    assert_int_equal(write(f.a[1], "x", 1), 1);
+    assert_int_equal(write(f.b[1], "y", 1), 1);
+    for (int i = 0; i < 2; i++) {
+        void *r = (void *)1;
+        assert_ok(eddy_join(h[i], &r));
+        assert_null(r);
+    }
+    eddy_rt_free(rt);
+    eddy_close(f.a[0]);
+    eddy_close(f.b[0]);
+    close(f.a[1]);
+    close(f.b[1]);
+}
+
+static void fd_waits_epoll(void **state)
+{
+    (void)state;
+    fd_waits_on(EDDY_IO_EPOLL);
+}
+
+static void fd_waits_uring(void **state)
+{
+    (void)state;
+    fd_waits_on(EDDY_IO_URING);
+}
+
+/* ------------------------------------------------------------ bad use */
+
+static void bad_arguments_are_einval_and_write_errors_returned(void **state)
+{
+    (void)state;
+    assert_err(eddy_rt_dump(NULL, 1), -EINVAL);
+    eddy_rt *rt = eddy_test_new_rt(1);
+    assert_err(eddy_rt_dump(rt, -1), -EINVAL);
+    /* a reader that went away: -EPIPE, and no SIGPIPE kills us */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    close(p[0]);
+    assert_err(eddy_rt_dump(rt, p[1]), -EPIPE);
+    close(p[1]);
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_err(eddy_rt_dump(rt, fd), -EBADF); /* not open for writing */
+    close(fd);
+    eddy_rt_free(rt);
+    assert_err(eddy_rt_dump(rt, 1), -EINVAL); /* freed */
+
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.dump_signal = SIGKILL;
+    rt = NULL;
+    assert_err(eddy_rt_new(&rt, &cfg), -EINVAL);
+    cfg.dump_signal = SIGSEGV;
+    assert_err(eddy_rt_new(&rt, &cfg), -EINVAL);
+    cfg.dump_signal = 0;
+    cfg.reserved_int = 1;
+    assert_err(eddy_rt_new(&rt, &cfg), -EINVAL);
+    assert_null(rt);
+}
+
+/* ------------------------------------------------------------- signals */
+
+struct sig_child {
+    eddy_notify *nt;
+    eddy_task *h;
+};
+
+void *dump_t_sig_wait(void *arg)
+{
+    struct sig_child *c = arg;
+    EDDY_TASK_CHECK(eddy_notify_wait(c->nt, -1) == 0);
+    return NULL;
+}
+
+static void *sig_setup(void *arg)
+{
+    struct sig_child *c = arg;
+    c->h = spawn_named("sigwaiter", dump_t_sig_wait, c, -1);
+    return c->h != NULL ? NULL : (void *)1;
+}
+
+/* True once fd's contents hold needle. */
+static bool file_has(int fd, const char *needle)
+{
+    static char buf[65536];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return strstr(buf, needle) != NULL;
+}
+
+/* In the child: a runtime dumped by sig (the config's when cfg_sig, else
+   EDDY_DUMP_SIGNAL's), one task waiting; raise, then carry on and end.
+   stderr goes to a memfd first, so the child sees when the dump thread
+   has written the task's block, then to err_fd for the parent. */
+static int sig_child_run(int err_fd, int sig, bool cfg_sig)
+{
+    int mem = memfd_create("stderr", MFD_CLOEXEC);
+    int saved = dup(STDERR_FILENO);
+    if (mem < 0 || saved < 0 || dup2(mem, STDERR_FILENO) < 0)
+        return 3;
+    eddy_rt_config cfg;
+    eddy_rt_config_init(&cfg);
+    cfg.workers = 1;
+    if (cfg_sig)
+        cfg.dump_signal = sig;
+    eddy_rt *rt = NULL;
+    if (eddy_rt_new(&rt, &cfg) != 0)
+        return 4;
+    struct sig_child c = { 0 };
+    if (eddy_notify_new(&c.nt) != 0 || eddy_rt_block_on(rt, sig_setup, &c, NULL) != 0)
+        return 5;
+    /* wait until it waits */
+    int64_t until = eddy_test_now_ms() + 10000;
+    for (;;) {
+        int fd = memfd_create("d", MFD_CLOEXEC);
+        if (fd < 0 || eddy_rt_dump(rt, fd) != 0)
+            return 6;
+        bool waits = file_has(fd, "waiting on notify");
+        close(fd);
+        if (waits)
+            break;
+        if (eddy_test_now_ms() > until)
+            return 7;
+        sleep_ms(5);
+    }
+    if (raise(sig) != 0)
+        return 8;
+    /* the dump thread writes each task's block in one write */
+    while (!file_has(mem, "dump_t_sig_wait")) {
+        if (eddy_test_now_ms() > until)
+            return 9;
+        sleep_ms(5);
+    }
+    /* the process goes on: the task ends, the runtime is freed */
+    eddy_notify_one(c.nt);
+    if (eddy_join(c.h, NULL) != 0)
+        return 10;
+    eddy_rt_free(rt);
+    eddy_notify_free(c.nt);
+    struct sigaction sa;
+    if (sigaction(sig, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)
+        return 11; /* the handler was not given back */
+    if (dup2(saved, STDERR_FILENO) < 0)
+        return 12;
+    close(saved);
+    char buf[32768];
+    ssize_t n = pread(mem, buf, sizeof buf, 0);
+    close(mem);
+    if (n > 0 && write(err_fd, buf, (size_t)n) != n)
+        return 12;
+    static const char tail[] = "child carried on\n";
+    if (write(err_fd, tail, sizeof tail - 1) < 0)
+        return 13;
+    return 0;
+}
+
+static int child_env_quit(int err_fd)
+{
+    setenv("EDDY_DUMP_SIGNAL", "QUIT", 1);
+    return sig_child_run(err_fd, SIGQUIT, false);
+}
+
+static int child_cfg_usr1(int err_fd)
+{
+    unsetenv("EDDY_DUMP_SIGNAL");
+    return sig_child_run(err_fd, SIGUSR1, true);
+}
+
+static void check_sig_log(int status, const char *log)
+{
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("child status %d, output:\n%s", status, log);
+    assert_non_null(strstr(log, "eddy runtime dump: 1 worker, "));
+    const char *b = block_of(log, "sigwaiter");
+    if (b == NULL || strstr(b, "waiting on notify") == NULL ||
+        strstr(b, "eddy_notify_wait") == NULL || strstr(b, "dump_t_sig_wait") == NULL)
+        fail_msg("no sigwaiter block with its stack in:\n%s", log);
+    assert_non_null(strstr(log, "child carried on"));
+}
+
+/* ThreadSanitizer and jemalloc's fork handlers do not mix (a "double lock"
+   in the child): the forked cases run in the other builds, the in-process
+   one in all. */
+static bool tsan_build(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return true;
+#endif
+#endif
+    return false;
+}
+
+static void env_signal_dumps_and_the_process_goes_on(void **state)
+{
+    (void)state;
+    if (tsan_build())
+        skip();
+    char log[32768];
+    int status = eddy_test_child_output(child_env_quit, log, sizeof log);
+    check_sig_log(status, log);
+}
+
+static void config_signal_dumps_and_the_process_goes_on(void **state)
+{
+    (void)state;
+    if (tsan_build())
+        skip();
+    char log[32768];
+    int status = eddy_test_child_output(child_cfg_usr1, log, sizeof log);
+    check_sig_log(status, log);
+}
+
+/* The same without a fork: the dump thread is started, dumps, stops. */
+static void config_signal_dumps_in_process(void **state)
+{
+    (void)state;
+    int log_fd = memfd_create("log", MFD_CLOEXEC);
+    assert_true(log_fd >= 0);
+    int rc = sig_child_run(log_fd, SIGUSR2, true);
+    static char log[32768];
+    ssize_t n = pread(log_fd, log, sizeof log - 1, 0);
+    log[n > 0 ? n : 0] = '\0';
+    close(log_fd);
+    check_sig_log(rc == 0 ? 0 : 256 * rc, log);
+}
+
+static int child_env_unknown(int err_fd)
+{
+    if (dup2(err_fd, STDERR_FILENO) < 0)
+        return 3;
+    setenv("EDDY_DUMP_SIGNAL", "NOPE", 1);
+    for (int i = 0; i < 2; i++) { /* said once, not per runtime */
+        eddy_rt *rt = NULL;
+        if (eddy_rt_new(&rt, NULL) != 0)
+            return 4;
+        eddy_rt_free(rt);
+    }
+    struct sigaction sa;
+    if (sigaction(SIGQUIT, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)
+        return 5;
+    return 0;
+}
+
+static void unknown_env_signal_is_reported_once_and_ignored(void **state)
+{
+    (void)state;
+    if (tsan_build())
+        skip();
+    char log[4096];
+    int status = eddy_test_child_output(child_env_unknown, log, sizeof log);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("child status %d, output:\n%s", status, log);
+    const char *first = strstr(log, "EDDY_DUMP_SIGNAL=NOPE");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "EDDY_DUMP_SIGNAL=NOPE"));
+}
+
+/* --------------------------------------------------------- concurrency */
+
+struct churn {
+    atomic_bool stop;
+    eddy_chan *ping, *pong;
+    eddy_notify *nt;
+    int devnull;
+    atomic_int dump_failures;
+};
+
+void *churn_child(void *arg)
+{
+    intptr_t k = (intptr_t)arg;
+    switch (k % 4) {
+    case 0: (void)eddy_sleep_ms(1); break;
+    case 1: eddy_yield(); break;
+    case 2: (void)eddy_sleep_ms(1000); break; /* aborted by its parent */
+    default: break;
+    }
+    return NULL;
+}
+
+void *churn_spawner(void *arg)
+{
+    struct churn *c = arg;
+    for (intptr_t i = 0; !atomic_load(&c->stop); i++) {
+        eddy_task *h;
+        if (eddy_spawn(&h, churn_child, (void *)i) != 0)
+            return (void *)(intptr_t)__LINE__;
+        if (i % 4 == 2)
+            (void)eddy_abort(h);
+        (void)eddy_join(h, NULL);
+        /* now and then, a dump from inside a task (it shows itself running) */
+        if (i % 64 == 0 && eddy_rt_dump(eddy_rt_current(), c->devnull) != 0)
+            atomic_fetch_add(&c->dump_failures, 1);
+    }
+    return NULL;
+}
+
+void *churn_pinger(void *arg)
+{
+    struct churn *c = arg;
+    for (int v = 0; !atomic_load(&c->stop); v++) {
+        if (eddy_chan_send(c->ping, &v) != 0)
+            break;
+        int got;
+        if (eddy_chan_recv(c->pong, &got) != 0)
+            break;
+    }
+    return NULL;
+}
+
+void *churn_ponger(void *arg)
+{
+    struct churn *c = arg;
+    int v;
+    while (eddy_chan_recv(c->ping, &v) == 0)
+        if (eddy_chan_send(c->pong, &v) != 0)
+            break;
+    return NULL;
+}
+
+void *churn_notified(void *arg)
+{
+    struct churn *c = arg;
+    while (!atomic_load(&c->stop))
+        (void)eddy_notify_wait(c->nt, 2);
+    return NULL;
+}
+
+static void dumps_while_tasks_churn(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    struct churn c;
+    memset(&c, 0, sizeof c);
+    atomic_init(&c.stop, false);
+    atomic_init(&c.dump_failures, 0);
+    c.devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    assert_true(c.devnull >= 0);
+    assert_ok(eddy_chan_new(&c.ping, 0, sizeof(int)));
+    assert_ok(eddy_chan_new(&c.pong, 0, sizeof(int)));
+    assert_ok(eddy_notify_new(&c.nt));
+    eddy_task *h[8];
+    eddy_fn fns[8] = { churn_spawner, churn_spawner, churn_spawner, churn_spawner,
+                       churn_pinger,  churn_ponger,  churn_notified, churn_notified };
+    for (int i = 0; i < 8; i++)
+        assert_ok(eddy_rt_spawn(rt, &h[i], fns[i], &c));
+    for (int i = 0; i < 200; i++) {
+        assert_ok(eddy_rt_dump(rt, c.devnull));
+        if (i % 4 == 0)
+            eddy_notify_one(c.nt);
+        if (i % 20 == 0)
+            sleep_ms(1);
+    }
+    atomic_store(&c.stop, true);
+    eddy_notify_all(c.nt);
+    void *r = (void *)1;
+    assert_ok(eddy_join(h[4], &r)); /* the pinger sees stop */
+    assert_null(r);
+    eddy_chan_close(c.ping);        /* and the ponger ends after it */
+    for (int i = 0; i < 8; i++) {
+        if (i == 4)
+            continue;
+        r = (void *)1;
+        assert_ok(eddy_join(h[i], &r));
+        if (r != NULL)
+            fail_msg("task %d failed at line %d", i, (int)(intptr_t)r);
+    }
+    assert_int_equal(atomic_load(&c.dump_failures), 0);
+    /* one more dump: nothing is left but the dump's own header */
+    char *text = dump_text(rt);
+    assert_non_null(strstr(text, "eddy runtime dump: 2 workers, 0 tasks"));
+    free(text);
+    assert_int_equal(eddy_rt_shutdown(rt, 1000), 0);
+    eddy_rt_free(rt);
+    eddy_chan_free(c.ping);
+    eddy_chan_free(c.pong);
+    eddy_notify_free(c.nt);
+    close(c.devnull);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(each_wait_is_named_with_its_stack),
+    cmocka_unit_test(fd_waits_epoll),
+    cmocka_unit_test(fd_waits_uring),
+    cmocka_unit_test(bad_arguments_are_einval_and_write_errors_returned),
+    cmocka_unit_test(env_signal_dumps_and_the_process_goes_on),
+    cmocka_unit_test(config_signal_dumps_and_the_process_goes_on),
+    cmocka_unit_test(config_signal_dumps_in_process),
+    cmocka_unit_test(unknown_env_signal_is_reported_once_and_ignored),
+    cmocka_unit_test(dumps_while_tasks_churn),
+};
+
+EDDY_TEST_MAIN(tests, 120)
