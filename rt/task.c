@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 
 #define INLINE_DEADLINES 2
 
-static const struct eddy__task_vtable fiber_vt;
+static const struct eddy__task_vtable fiber_vt, scoped_fiber_vt;
 
 struct fiber_task {
     struct eddy__task base;
@@ -35,8 +36,16 @@ struct fiber_task {
     bool done;                  /* owner: the task; set before its last switch */
     _Atomic uint64_t id;        /* 0 until task_id gives one (any thread) */
     uint64_t dl_inline[INLINE_DEADLINES];
+    struct eddy__scope_link scope; /* scope children only (scoped_fiber_vt) */
 };
 _Static_assert(sizeof(struct fiber_task) <= EDDY__TASK_BLOCK, "fiber task fits a task block");
+
+/* Plain and scoped fiber tasks differ only in their end (the scope hears
+   of it); everything else treats them alike. */
+static inline bool is_fiber(const struct eddy__task *t)
+{
+    return t->vt == &fiber_vt || t->vt == &scoped_fiber_vt;
+}
 
 /* Task ids, unique in the process and never 0, given when first asked for
    (a report, a dump): a spawn pays nothing for them. */
@@ -163,7 +172,7 @@ static void fiber_release(struct eddy__task *t)
 bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const char **name,
                                 size_t *size, uint64_t *id)
 {
-    if (t->vt != &fiber_vt)
+    if (!is_fiber(t))
         return false;
     struct fiber_task *ft = (struct fiber_task *)t;
     struct eddy__stack *st = ft->stack;
@@ -177,7 +186,7 @@ bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const ch
 
 bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out)
 {
-    if (t->vt != &fiber_vt)
+    if (!is_fiber(t))
         return false;
     struct fiber_task *ft = (struct fiber_task *)t;
     struct eddy__stack *st = ft->stack;
@@ -202,6 +211,20 @@ static const struct eddy__task_vtable fiber_vt = {
     .suspend = fiber_suspend,
     .drop = fiber_drop,
     .release = fiber_release,
+    .kind = "fiber",
+};
+
+static const struct eddy__task_vtable scoped_fiber_vt = {
+    .run = fiber_run,
+#ifdef EDDY__FIBER_RAW
+    .enter = fiber_enter,
+    .switch_to = eddy__ctx_switch,
+    .leave = fiber_leave,
+#endif
+    .suspend = fiber_suspend,
+    .drop = fiber_drop,
+    .release = fiber_release,
+    .ended = eddy__scope_child_ended,
     .kind = "fiber",
 };
 
@@ -282,6 +305,48 @@ static int spawn_on(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg, const e
     if (out != NULL)
         *out = h;
     return 0;
+}
+
+struct eddy__task *eddy__scope_task_new(eddy_rt *rt, eddy_fn fn, void *arg, bool user_handle)
+{
+    struct eddy__task *t = eddy__task_alloc();
+    if (t == NULL)
+        return NULL;
+    /* queue + scope (+ the caller's handle); always joinable: the scope
+       joins the children it keeps */
+    eddy__task_init(t, &scoped_fiber_vt, rt->sched, user_handle ? 3 : 2, true);
+    struct fiber_task *ft = (struct fiber_task *)t;
+    ft->fn = fn;
+    ft->arg = arg;
+    ft->rt = rt;
+    ft->stack = NULL;
+    ft->ret = NULL;
+    ft->name = NULL;
+    ft->dl = ft->dl_inline;
+    ft->dl_n = 0;
+    ft->dl_cap = INLINE_DEADLINES;
+    ft->stack_size = 0;
+    ft->born_ms = eddy__clock_ms();
+    ft->done = false;
+    atomic_init(&ft->id, 0);
+    ft->scope = (struct eddy__scope_link){ .kept = !user_handle };
+    return t;
+}
+
+void eddy__scope_task_discard(struct eddy__task *t)
+{
+    fiber_release(t);
+    eddy__task_pool_release(t);
+}
+
+struct eddy__scope_link *eddy__scope_link_of(struct eddy__task *t)
+{
+    return &((struct fiber_task *)t)->scope;
+}
+
+struct eddy__task *eddy__scope_link_task(struct eddy__scope_link *l)
+{
+    return &((struct fiber_task *)((char *)l - offsetof(struct fiber_task, scope)))->base;
 }
 
 int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg)
@@ -407,7 +472,8 @@ int eddy_sleep_until_ns(uint64_t deadline_ns)
         struct eddy__task *t = eddy__task_current();
         if (rc == -ETIMEDOUT) {
             /* our own deadline is success; a task's scope's is not */
-            if (t != NULL && t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
+            uint64_t tdl = t != NULL ? eddy__task_deadline(t) : UINT64_MAX;
+            if (tdl != UINT64_MAX && eddy__now_ns() >= tdl)
                 return -ETIMEDOUT;
             return 0;
         }
@@ -432,7 +498,7 @@ int eddy_sleep_ms(int64_t ms)
 int eddy_deadline_push(int64_t timeout_ms)
 {
     struct eddy__task *t = eddy__task_current();
-    if (t == NULL || t->vt != &fiber_vt)
+    if (t == NULL || !is_fiber(t))
         return -EPERM;
     struct fiber_task *ft = (struct fiber_task *)t;
     if (ft->dl_n == ft->dl_cap) {
@@ -456,7 +522,7 @@ int eddy_deadline_push(int64_t timeout_ms)
 void eddy_deadline_pop(void)
 {
     struct eddy__task *t = eddy__task_current();
-    if (t == NULL || t->vt != &fiber_vt)
+    if (t == NULL || !is_fiber(t))
         return;
     struct fiber_task *ft = (struct fiber_task *)t;
     if (ft->dl_n == 0)
