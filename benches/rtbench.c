@@ -40,6 +40,10 @@ static const struct {
     { "chained_spawn", eb_chained_spawn },
     { "channel_throughput", eb_channel_throughput },
     { "task_switch", eb_task_switch },
+    { "spawn_join", eb_spawn_join },
+    { "scope_spawn_close", eb_scope_spawn_close },
+    { "spawn_join_each", eb_spawn_join_each },
+    { "scope_each", eb_scope_each },
 };
 
 static void usage(void)

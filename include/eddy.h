@@ -9,6 +9,7 @@
 #include <eddy/version.h>
 #include <eddy/rt.h>
 #include <eddy/sync.h>
+#include <eddy/scope.h>
 #include <eddy/select.h>
 #include <eddy/io.h>
 #include <eddy/http.h>

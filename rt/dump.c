@@ -47,21 +47,6 @@
 #define WALK_SAVED_PC 88
 #endif
 
-/* A task that is not pinned may run while its kind's fields are read
-   (eddy__fiber_task_info reads the worker it last ran on, which its next
-   run rewrites): a benign race on a word, which ThreadSanitizer would
-   report. Its reads are hidden from TSan there; pinned tasks need no
-   such care. */
-#if defined(EDDY_TSAN) || defined(__SANITIZE_THREAD__)
-void AnnotateIgnoreReadsBegin(const char *file, int line);
-void AnnotateIgnoreReadsEnd(const char *file, int line);
-#define RACY_BEGIN() AnnotateIgnoreReadsBegin(__FILE__, __LINE__)
-#define RACY_END() AnnotateIgnoreReadsEnd(__FILE__, __LINE__)
-#else
-#define RACY_BEGIN() ((void)0)
-#define RACY_END() ((void)0)
-#endif
-
 /* One dump at a time in the process (their texts do not interleave), and
    eddy_rt_free waits here for a dump in progress before it frees the
    scheduler the dump walks (eddy__dump_barrier). */
@@ -323,12 +308,10 @@ static void look(struct eddy__task *t, unsigned list_worker, struct view *v)
     if (!v->pinned) {
         if (v->state & EDDY__T_COMPLETE)
             return;
-        RACY_BEGIN();
-        v->fiber = eddy__fiber_task_info(t, &v->fi);
-        RACY_END();
+        v->fiber = eddy__fiber_task_info(t, &v->fi, false); /* it may run: no stack */
         return;
     }
-    v->fiber = eddy__fiber_task_info(t, &v->fi);
+    v->fiber = eddy__fiber_task_info(t, &v->fi, true);
     v->wait_kind = atomic_load_explicit(&t->wait_kind, memory_order_relaxed);
     v->wait_obj = atomic_load_explicit(&t->wait_obj, memory_order_relaxed);
     v->wait_arg = atomic_load_explicit(&t->wait_arg, memory_order_relaxed);
@@ -337,9 +320,7 @@ static void look(struct eddy__task *t, unsigned list_worker, struct view *v)
         /* t waits in eddy__task_join, whose handle reference keeps the
            joined task alive while t stays pinned; it may be running */
         struct eddy__fiber_info jfi;
-        RACY_BEGIN();
-        v->join_fiber = eddy__fiber_task_info((struct eddy__task *)v->wait_obj, &jfi);
-        RACY_END();
+        v->join_fiber = eddy__fiber_task_info((struct eddy__task *)v->wait_obj, &jfi, false);
         v->join_id = v->join_fiber ? jfi.id : 0;
     }
 #ifdef WALK_SAVED_PC

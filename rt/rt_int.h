@@ -70,8 +70,36 @@ struct eddy__fiber_info {
 };
 
 /** Fills *out for a fiber task; false for other kinds. The caller keeps t
-    from ending meanwhile (a reference, or the owned list's lock). */
-bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out);
+    from ending meanwhile (a reference, or the owned list's lock). stack:
+    fill the stack fields too, only for a task that cannot run meanwhile
+    (pinned); the others are safe to read from any thread at any time. */
+bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out, bool stack);
+
+/* ------------------------------------------------------------ scopes */
+
+struct eddy_scope;
+
+/** A scope child's place in its scope (rt/scope.c), inside its fiber task. */
+struct eddy__scope_link {
+    struct eddy_scope *scope;              /* immutable after spawn */
+    struct eddy__scope_link *next;         /* the scope's ended stack, then FIFO */
+    struct eddy__task *_Atomic *slot;      /* its slot in the scope while live */
+    bool kept;                             /* immutable: the scope holds the handle */
+};
+
+/** rt/task.c: a fiber task for a scope, not queued yet (start it with
+    eddy__sched_spawn, or give it back with eddy__scope_task_discard). It
+    holds a reference for the queue and one for the scope; user_handle adds
+    the caller's join handle, else the scope's reference is the handle. Its
+    end calls eddy__scope_child_ended. NULL on OOM. */
+struct eddy__task *eddy__scope_task_new(eddy_rt *rt, eddy_fn fn, void *arg, bool user_handle);
+void eddy__scope_task_discard(struct eddy__task *t);
+struct eddy__scope_link *eddy__scope_link_of(struct eddy__task *t);
+struct eddy__task *eddy__scope_link_task(struct eddy__scope_link *l);
+
+/** rt/scope.c: a child ended (its kind's ended hook; the scope's reference
+    keeps it). */
+void eddy__scope_child_ended(struct eddy__task *t);
 
 /** rt/overflow.c: on a worker thread's start and stop. The first start
     installs the SIGSEGV handler that reports a task's stack overflow (not

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 
 #define INLINE_DEADLINES 2
 
-static const struct eddy__task_vtable fiber_vt;
+static const struct eddy__task_vtable fiber_vt, scoped_fiber_vt;
 
 struct fiber_task {
     struct eddy__task base;
@@ -33,10 +34,20 @@ struct fiber_task {
     uint32_t stack_size;        /* requested; 0: the runtime's default */
     uint32_t born_ms;           /* immutable after spawn: eddy__clock_ms then */
     bool done;                  /* owner: the task; set before its last switch */
+    _Atomic int16_t worker;     /* the worker of its last run, -1 before the
+                                   first (a dump reads it from any thread) */
     _Atomic uint64_t id;        /* 0 until task_id gives one (any thread) */
     uint64_t dl_inline[INLINE_DEADLINES];
+    struct eddy__scope_link scope; /* scope children only (scoped_fiber_vt) */
 };
 _Static_assert(sizeof(struct fiber_task) <= EDDY__TASK_BLOCK, "fiber task fits a task block");
+
+/* Plain and scoped fiber tasks differ only in their end (the scope hears
+   of it); everything else treats them alike. */
+static inline bool is_fiber(const struct eddy__task *t)
+{
+    return t->vt == &fiber_vt || t->vt == &scoped_fiber_vt;
+}
 
 /* Task ids, unique in the process and never 0, given when first asked for
    (a report, a dump): a spawn pays nothing for them. */
@@ -96,6 +107,7 @@ static void *fiber_enter(struct eddy__task *t, int idx, void ***save)
         t->started = 1;
     }
     ft->ret = &rt->thread_ctx[idx].fiber;
+    atomic_store_explicit(&ft->worker, (int16_t)idx, memory_order_relaxed);
     *save = &ft->ret->sp;
     return ft->stack->fiber.sp;
 }
@@ -163,7 +175,7 @@ static void fiber_release(struct eddy__task *t)
 bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const char **name,
                                 size_t *size, uint64_t *id)
 {
-    if (t->vt != &fiber_vt)
+    if (!is_fiber(t))
         return false;
     struct fiber_task *ft = (struct fiber_task *)t;
     struct eddy__stack *st = ft->stack;
@@ -175,17 +187,18 @@ bool eddy__fiber_task_guard_hit(struct eddy__task *t, const void *addr, const ch
     return true;
 }
 
-bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out)
+bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out, bool stack)
 {
-    if (t->vt != &fiber_vt)
+    if (!is_fiber(t))
         return false;
     struct fiber_task *ft = (struct fiber_task *)t;
-    struct eddy__stack *st = ft->stack;
     out->name = ft->name;
     out->id = task_id(ft);
     out->born_ms = ft->born_ms;
-    out->worker = ft->ret != NULL ? (int)((struct eddy__thread_ctx *)(void *)ft->ret - ft->rt->thread_ctx)
-                                  : -1;
+    out->worker = atomic_load_explicit(&ft->worker, memory_order_relaxed);
+    /* the stack changes hands at the first run and at the end: only a
+       task that cannot run (pinned) may have it read */
+    struct eddy__stack *st = stack ? ft->stack : NULL;
     out->stack_lo = st != NULL ? st->lo : NULL;
     out->stack_size = st != NULL ? st->size : 0;
     out->saved_sp = st != NULL ? st->fiber.sp : NULL;
@@ -202,6 +215,20 @@ static const struct eddy__task_vtable fiber_vt = {
     .suspend = fiber_suspend,
     .drop = fiber_drop,
     .release = fiber_release,
+    .kind = "fiber",
+};
+
+static const struct eddy__task_vtable scoped_fiber_vt = {
+    .run = fiber_run,
+#ifdef EDDY__FIBER_RAW
+    .enter = fiber_enter,
+    .switch_to = eddy__ctx_switch,
+    .leave = fiber_leave,
+#endif
+    .suspend = fiber_suspend,
+    .drop = fiber_drop,
+    .release = fiber_release,
+    .ended = eddy__scope_child_ended,
     .kind = "fiber",
 };
 
@@ -234,6 +261,7 @@ static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *
     ft->rt = rt;
     ft->stack = NULL;
     ft->ret = NULL;
+    atomic_init(&ft->worker, -1);
     ft->name = NULL;
     ft->dl = ft->dl_inline;
     ft->dl_n = 0;
@@ -282,6 +310,49 @@ static int spawn_on(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg, const e
     if (out != NULL)
         *out = h;
     return 0;
+}
+
+struct eddy__task *eddy__scope_task_new(eddy_rt *rt, eddy_fn fn, void *arg, bool user_handle)
+{
+    struct eddy__task *t = eddy__task_alloc();
+    if (t == NULL)
+        return NULL;
+    /* queue + scope (+ the caller's handle); always joinable: the scope
+       joins the children it keeps */
+    eddy__task_init(t, &scoped_fiber_vt, rt->sched, user_handle ? 3 : 2, true);
+    struct fiber_task *ft = (struct fiber_task *)t;
+    ft->fn = fn;
+    ft->arg = arg;
+    ft->rt = rt;
+    ft->stack = NULL;
+    ft->ret = NULL;
+    atomic_init(&ft->worker, -1);
+    ft->name = NULL;
+    ft->dl = ft->dl_inline;
+    ft->dl_n = 0;
+    ft->dl_cap = INLINE_DEADLINES;
+    ft->stack_size = 0;
+    ft->born_ms = eddy__clock_ms();
+    ft->done = false;
+    atomic_init(&ft->id, 0);
+    ft->scope = (struct eddy__scope_link){ .kept = !user_handle };
+    return t;
+}
+
+void eddy__scope_task_discard(struct eddy__task *t)
+{
+    fiber_release(t);
+    eddy__task_pool_release(t);
+}
+
+struct eddy__scope_link *eddy__scope_link_of(struct eddy__task *t)
+{
+    return &((struct fiber_task *)t)->scope;
+}
+
+struct eddy__task *eddy__scope_link_task(struct eddy__scope_link *l)
+{
+    return &((struct fiber_task *)((char *)l - offsetof(struct fiber_task, scope)))->base;
 }
 
 int eddy_rt_spawn(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg)
@@ -407,7 +478,8 @@ int eddy_sleep_until_ns(uint64_t deadline_ns)
         struct eddy__task *t = eddy__task_current();
         if (rc == -ETIMEDOUT) {
             /* our own deadline is success; a task's scope's is not */
-            if (t != NULL && t->deadline_ns != UINT64_MAX && eddy__now_ns() >= t->deadline_ns)
+            uint64_t tdl = t != NULL ? eddy__task_deadline(t) : UINT64_MAX;
+            if (tdl != UINT64_MAX && eddy__now_ns() >= tdl)
                 return -ETIMEDOUT;
             return 0;
         }
@@ -432,7 +504,7 @@ int eddy_sleep_ms(int64_t ms)
 int eddy_deadline_push(int64_t timeout_ms)
 {
     struct eddy__task *t = eddy__task_current();
-    if (t == NULL || t->vt != &fiber_vt)
+    if (t == NULL || !is_fiber(t))
         return -EPERM;
     struct fiber_task *ft = (struct fiber_task *)t;
     if (ft->dl_n == ft->dl_cap) {
@@ -456,7 +528,7 @@ int eddy_deadline_push(int64_t timeout_ms)
 void eddy_deadline_pop(void)
 {
     struct eddy__task *t = eddy__task_current();
-    if (t == NULL || t->vt != &fiber_vt)
+    if (t == NULL || !is_fiber(t))
         return;
     struct fiber_task *ft = (struct fiber_task *)t;
     if (ft->dl_n == 0)

@@ -227,6 +227,18 @@ void eddy__schedule(struct eddy__task *t);
 void eddy__owned_insert(struct eddy__worker *w, struct eddy__task *t);
 void eddy__owned_remove(struct eddy__task *t);
 
+/* Fires v's due timers on w's thread (its own, or standing in). */
+void eddy__timers_run_of(struct eddy__worker *w, struct eddy__worker *v, uint64_t now_ns);
+/* Takes a share of w's inbox or the global queue; one task to run or NULL. */
+struct eddy__task *eddy__pull_global(struct eddy__worker *w);
+
+/* steal.c */
+/* Another worker's work for w (stealing, the global queue, a stuck
+   worker's slot, timers and reactor); NULL when there is none. */
+struct eddy__task *eddy__steal(struct eddy__worker *w);
+/* Gives back the CPU w left to a stuck worker, once that one moved on. */
+void eddy__avoid_cpu_end(struct eddy__worker *w);
+
 /* Runs v's requested hooks on the calling thread: waiting for v's hook
    lock (the owner), or only if it is free (a stand-in). Returns whether it
    ran them. */

@@ -163,4 +163,13 @@ static inline bool eddy__task_cancelled(struct eddy__task *t)
     return (eddy__task_flags(t) & EDDY__T_CANCELLED) != 0;
 }
 
+/** The deadline the task sees now: its own (deadline scopes) or the one
+    given from outside (its eddy_scope's), whichever comes first. The task's
+    own thread, or anyone for an estimate. */
+static inline uint64_t eddy__task_deadline(struct eddy__task *t)
+{
+    uint64_t ext = atomic_load_explicit(&t->ext_deadline_ns, memory_order_relaxed);
+    return ext < t->deadline_ns ? ext : t->deadline_ns;
+}
+
 #endif

@@ -24,14 +24,6 @@ static void task_timer_fired(struct eddy__timer *tm)
     eddy__wake(t);
 }
 
-/* The task's own deadline (its scopes) or the one given from outside
-   (its eddy_scope's), whichever comes first. */
-static inline uint64_t task_deadline(struct eddy__task *t)
-{
-    uint64_t ext = atomic_load_explicit(&t->ext_deadline_ns, memory_order_relaxed);
-    return ext < t->deadline_ns ? ext : t->deadline_ns;
-}
-
 /* Cooperative budget: a task whose operations never have to wait still
    lets the others run now and then (and lets a stopping worker stop). */
 static void spend_budget(struct eddy__worker *w)
@@ -52,7 +44,7 @@ int eddy__wait_check(void)
     t = eddy__task_current(); /* resumed, maybe on another worker */
     if (eddy__task_cancelled(t))
         return -ECANCELED;
-    uint64_t dl = task_deadline(t);
+    uint64_t dl = eddy__task_deadline(t);
     if (dl != UINT64_MAX && eddy__now_ns() >= dl)
         return -ETIMEDOUT;
     return 0;
@@ -76,7 +68,7 @@ int eddy__wait(uint64_t deadline_ns)
             return -ECANCELED;
         return rc;
     }
-    uint64_t tdl = task_deadline(t);
+    uint64_t tdl = eddy__task_deadline(t);
     uint64_t dl = deadline_ns < tdl ? deadline_ns : tdl;
     if (eddy__task_cancelled(t) || (dl != UINT64_MAX && eddy__now_ns() >= dl)) {
         /* a wait that ends before it began still spends budget: an aborted

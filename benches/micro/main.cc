@@ -165,6 +165,12 @@ EB_PEER_BENCH("ping_pong", eb_ping_pong);
 EB_PEER_BENCH("chained_spawn", eb_chained_spawn);
 EB_PEER_BENCH("channel_throughput", eb_channel_throughput);
 
+// Children under a scope beside plain spawn + join (items = children).
+EB_PEER_BENCH("spawn_join", eb_spawn_join);
+EB_PEER_BENCH("scope_spawn_close", eb_scope_spawn_close);
+EB_PEER_BENCH("spawn_join_each", eb_spawn_join_each);
+EB_PEER_BENCH("scope_each", eb_scope_each);
+
 // Two tasks yielding to each other on one worker: items = task switches.
 BENCHMARK(BM_runtime<eb_task_switch>)->Name("task_switch")->ArgName("workers")->Arg(1)
     ->UseRealTime();

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <eddy/rt.h>
+#include <eddy/scope.h>
 #include <eddy/sync.h>
 
 /* ------------------------------------------------------------- watchdog */
@@ -113,6 +114,7 @@ struct eb_ctx {
     eddy_notify *done;    /* the latch's one signal per repetition */
     _Atomic int err;      /* first failure inside a task, 0 if none */
     struct chain_link chain[EB_CHAIN_DEPTH + 1];
+    eddy_task *handles[EB_NUM_SPAWN]; /* spawn_join */
 };
 
 static void latch_reset(struct eb_ctx *c, size_t n)
@@ -240,6 +242,106 @@ int64_t eb_spawn_many_remote(struct eb_ctx *c)
         }
     }
     return finish(c, latch_wait(c), EB_NUM_SPAWN);
+}
+
+/* ------------------------------------------- scopes beside spawn + join */
+/* Not a peer workload: what a child costs under a scope (eddy/scope.h)
+   beside a plain spawn whose handle is joined, with the same children
+   (Tokio's JoinSet and Go's errgroup are the analogues). */
+
+static void *noop_task(void *arg)
+{
+    return arg;
+}
+
+/* EB_NUM_SPAWN children spawned with handles, then joined in order. */
+static void *spawn_join_root(void *arg)
+{
+    struct eb_ctx *c = arg;
+    for (unsigned i = 0; i < EB_NUM_SPAWN; i++) {
+        int rc = eddy_spawn(&c->handles[i], noop_task, NULL);
+        if (rc < 0) {
+            while (i-- > 0)
+                eddy_join(c->handles[i], NULL);
+            return (void *)(intptr_t)rc;
+        }
+    }
+    for (unsigned i = 0; i < EB_NUM_SPAWN; i++) {
+        int rc = eddy_join(c->handles[i], NULL);
+        if (rc < 0)
+            fail(c, rc);
+    }
+    return NULL;
+}
+
+/* The same children in one scope, then one close. */
+static void *scope_spawn_close_root(void *arg)
+{
+    struct eb_ctx *c = arg;
+    eddy_scope *s;
+    int rc = eddy_scope_new(&s);
+    if (rc < 0)
+        return (void *)(intptr_t)rc;
+    for (unsigned i = 0; i < EB_NUM_SPAWN; i++) {
+        rc = eddy_scope_spawn(s, NULL, noop_task, NULL);
+        if (rc < 0) {
+            fail(c, rc);
+            break;
+        }
+    }
+    rc = eddy_scope_close(s);
+    return (void *)(intptr_t)rc;
+}
+
+/* One child at a time: spawn + join, against scope new + spawn + close. */
+static void *spawn_join_each_root(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < EB_NUM_SPAWN; i++) {
+        eddy_task *h;
+        int rc = eddy_spawn(&h, noop_task, NULL);
+        if (rc == 0)
+            rc = eddy_join(h, NULL);
+        if (rc < 0)
+            return (void *)(intptr_t)rc;
+    }
+    return NULL;
+}
+
+static void *scope_each_root(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < EB_NUM_SPAWN; i++) {
+        eddy_scope *s;
+        int rc = eddy_scope_new(&s);
+        if (rc < 0)
+            return (void *)(intptr_t)rc;
+        rc = eddy_scope_spawn(s, NULL, noop_task, NULL);
+        int crc = eddy_scope_close(s);
+        if (rc < 0 || crc < 0)
+            return (void *)(intptr_t)(rc < 0 ? rc : crc);
+    }
+    return NULL;
+}
+
+int64_t eb_spawn_join(struct eb_ctx *c)
+{
+    return run_root(c, "spawn_join", 0, spawn_join_root, EB_NUM_SPAWN);
+}
+
+int64_t eb_scope_spawn_close(struct eb_ctx *c)
+{
+    return run_root(c, "scope_spawn_close", 0, scope_spawn_close_root, EB_NUM_SPAWN);
+}
+
+int64_t eb_spawn_join_each(struct eb_ctx *c)
+{
+    return run_root(c, "spawn_join_each", 0, spawn_join_each_root, EB_NUM_SPAWN);
+}
+
+int64_t eb_scope_each(struct eb_ctx *c)
+{
+    return run_root(c, "scope_each", 0, scope_each_root, EB_NUM_SPAWN);
 }
 
 /* ----------------------------------------------------------- yield_many */

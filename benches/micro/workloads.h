@@ -52,6 +52,11 @@ int64_t eb_ping_pong(struct eb_ctx *c);         /* round trips */
 int64_t eb_chained_spawn(struct eb_ctx *c);     /* spawns */
 int64_t eb_channel_throughput(struct eb_ctx *c); /* messages */
 int64_t eb_task_switch(struct eb_ctx *c);       /* yields of 2 tasks */
+/* Scopes beside spawn + join (eddy only): children. */
+int64_t eb_spawn_join(struct eb_ctx *c);         /* spawn all with handles, join all */
+int64_t eb_scope_spawn_close(struct eb_ctx *c);  /* the same in one scope, one close */
+int64_t eb_spawn_join_each(struct eb_ctx *c);    /* spawn + join, one at a time */
+int64_t eb_scope_each(struct eb_ctx *c);         /* scope new + spawn + close, each */
 
 /**
  * Starts a thread that aborts the process with a message naming the
