@@ -94,6 +94,10 @@ struct eddy__scope_link {
     end calls eddy__scope_child_ended. NULL on OOM. */
 struct eddy__task *eddy__scope_task_new(eddy_rt *rt, eddy_fn fn, void *arg, bool user_handle);
 void eddy__scope_task_discard(struct eddy__task *t);
+/** eddy_spawn_ex's options: -EINVAL for bad ones, else 0 and *worker. */
+int eddy__spawn_opts_check(eddy_rt *rt, const eddy_spawn_opts *o, int *worker);
+/** Gives a fiber task that is not queued yet o's stack size and name. */
+void eddy__fiber_task_apply_opts(struct eddy__task *t, const eddy_spawn_opts *o);
 struct eddy__scope_link *eddy__scope_link_of(struct eddy__task *t);
 struct eddy__task *eddy__scope_link_task(struct eddy__scope_link *l);
 

@@ -189,11 +189,22 @@ static void sub_live_locked(eddy_scope *s, size_t n)
 
 int eddy_scope_spawn(eddy_scope *s, eddy_task **out, eddy_fn fn, void *arg)
 {
+    return eddy_scope_spawn_ex(s, out, fn, arg, NULL);
+}
+
+int eddy_scope_spawn_ex(eddy_scope *s, eddy_task **out, eddy_fn fn, void *arg,
+                        const eddy_spawn_opts *o)
+{
     if (s == NULL || fn == NULL)
         return -EINVAL;
+    int worker;
+    int rc = eddy__spawn_opts_check(s->rt, o, &worker);
+    if (rc < 0)
+        return rc;
     struct eddy__task *t = eddy__scope_task_new(s->rt, fn, arg, out != NULL);
     if (t == NULL)
         return -ENOMEM;
+    eddy__fiber_task_apply_opts(t, o);
     struct eddy__scope_link *l = eddy__scope_link_of(t);
     l->scope = s;
     eddy__lock_acquire(&s->lock);
@@ -219,7 +230,7 @@ int eddy_scope_spawn(eddy_scope *s, eddy_task **out, eddy_fn fn, void *arg)
                           memory_order_relaxed);
     eddy__lock_release(&s->lock);
     eddy_task *h = out != NULL ? eddy__task_handle(t) : NULL;
-    int rc = eddy__sched_spawn(s->rt->sched, t, -1);
+    rc = eddy__sched_spawn(s->rt->sched, t, worker);
     if (rc < 0) {
         /* never queued: only a scan (under the lock) may have seen it */
         eddy__lock_acquire(&s->lock);

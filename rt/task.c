@@ -273,35 +273,49 @@ static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *
     return ft;
 }
 
-static int spawn_on(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg, const eddy_spawn_opts *o)
+int eddy__spawn_opts_check(eddy_rt *rt, const eddy_spawn_opts *o, int *worker)
 {
-    if (fn == NULL)
+    *worker = -1;
+    if (o == NULL)
+        return 0;
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i] != NULL)
+            return -EINVAL; /* not initialised with eddy_spawn_opts_init */
+    if (o->worker >= 0 && (unsigned)o->worker >= rt->nworkers)
         return -EINVAL;
-    int worker = -1;
-    size_t stack_size = 0;
-    if (o != NULL) {
-        for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
-            if (o->reserved[i] != NULL)
-                return -EINVAL; /* not initialised with eddy_spawn_opts_init */
-        if (o->worker >= 0 && (unsigned)o->worker >= rt->nworkers)
-            return -EINVAL;
-        if (o->stack_size != 0 &&
-            (o->stack_size < EDDY__MIN_STACK || o->stack_size > EDDY__MAX_STACK))
-            return -EINVAL;
-        worker = o->worker < 0 ? -1 : o->worker;
-        stack_size = o->stack_size;
-    }
-    struct fiber_task *ft = task_new(rt, &fiber_vt, out, fn, arg);
-    if (ft == NULL)
-        return -ENOMEM;
-    ft->stack_size = (uint32_t)stack_size;
-    if (o != NULL && o->name != NULL) {
+    if (o->stack_size != 0 && (o->stack_size < EDDY__MIN_STACK || o->stack_size > EDDY__MAX_STACK))
+        return -EINVAL;
+    *worker = o->worker < 0 ? -1 : o->worker;
+    return 0;
+}
+
+void eddy__fiber_task_apply_opts(struct eddy__task *t, const eddy_spawn_opts *o)
+{
+    struct fiber_task *ft = (struct fiber_task *)t;
+    if (o == NULL)
+        return;
+    ft->stack_size = (uint32_t)o->stack_size;
+    if (o->name != NULL) {
         char buf[32];
         snprintf(buf, sizeof buf, "%s", o->name);
         ft->name = eddy__strdup(buf);
     }
+}
+
+static int spawn_on(eddy_rt *rt, eddy_task **out, eddy_fn fn, void *arg, const eddy_spawn_opts *o)
+{
+    if (fn == NULL)
+        return -EINVAL;
+    int worker;
+    int rc = eddy__spawn_opts_check(rt, o, &worker);
+    if (rc < 0)
+        return rc;
+    struct fiber_task *ft = task_new(rt, &fiber_vt, out, fn, arg);
+    if (ft == NULL)
+        return -ENOMEM;
+    eddy__fiber_task_apply_opts(&ft->base, o);
     eddy_task *h = out != NULL ? eddy__task_handle(&ft->base) : NULL;
-    int rc = eddy__sched_spawn(rt->sched, &ft->base, worker);
+    rc = eddy__sched_spawn(rt->sched, &ft->base, worker);
     if (rc < 0) {
         fiber_release(&ft->base);
         eddy__task_pool_release(&ft->base);

@@ -101,7 +101,9 @@ void eddy__wait_uncancellable(void)
 {
     struct eddy__task *t = eddy__task_current();
     if (t != NULL) {
+        atomic_store_explicit(&t->wait_since_ms, eddy__clock_ms(), memory_order_relaxed);
         t->vt->suspend(t);
+        atomic_store_explicit(&t->wait_kind, EDDY__WAIT_NONE, memory_order_relaxed);
         return;
     }
     struct eddy__task *p = eddy__parker_current();

@@ -29,6 +29,7 @@
 #define EDDY_SCOPE_H
 
 #include <eddy/common.h>
+#include <eddy/rt.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +60,14 @@ EDDY_API int eddy_scope_new(eddy_scope **out);
  * it takes no new children), -ENOMEM, -ESHUTDOWN. Does not suspend.
  */
 EDDY_API int eddy_scope_spawn(eddy_scope *s, eddy_task **out, eddy_fn fn, void *arg);
+
+/**
+ * eddy_scope_spawn with eddy_spawn_ex's options (o may be NULL): a name
+ * (shown by eddy_rt_dump and overflow reports), a stack size, a worker to
+ * start on. Errors as eddy_scope_spawn, plus -EINVAL for bad options.
+ */
+EDDY_API int eddy_scope_spawn_ex(eddy_scope *s, eddy_task **out, eddy_fn fn, void *arg,
+                                 const eddy_spawn_opts *o);
 
 /**
  * Gives s a deadline timeout_ms from now (negative: none; a deadline only

@@ -24,6 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <eddy/scope.h>
+#include <eddy/select.h>
+
 #include "helpers.h"
 #include "rt/rt_int.h"
 
@@ -783,8 +786,137 @@ static void dumps_while_tasks_churn(void **state)
     close(c.devnull);
 }
 
+
+/* ---------------------------------- scopes and select, in the same dump */
+
+struct scope_scene {
+    eddy_chan *a, *b;
+    atomic_bool stop;
+    atomic_int closing, stubborn_started;
+};
+
+/* Ignores its cancellation until told to stop: its scope's close waits. */
+void *dump_t_stubborn(void *arg)
+{
+    struct scope_scene *s = arg;
+    atomic_store(&s->stubborn_started, 1);
+    while (!atomic_load_explicit(&s->stop, memory_order_relaxed))
+        (void)eddy_sleep_ms(1); /* -ECANCELED at once after the cancel */
+    return NULL;
+}
+
+void *dump_t_scope_closer(void *arg)
+{
+    struct scope_scene *s = arg;
+    eddy_scope *sc;
+    EDDY_TASK_CHECK(eddy_scope_new(&sc) == 0);
+    eddy_spawn_opts o;
+    eddy_spawn_opts_init(&o);
+    o.name = "stubborn";
+    EDDY_TASK_CHECK(eddy_scope_spawn_ex(sc, NULL, dump_t_stubborn, s, &o) == 0);
+    /* cancelled before it ran, it would never run: let it start first */
+    int64_t until = eddy_test_now_ms() + 10000;
+    while (!atomic_load(&s->stubborn_started) && eddy_test_now_ms() < until)
+        eddy_yield();
+    eddy_scope_cancel(sc);
+    atomic_store(&s->closing, 1);
+    int rc = eddy_scope_close(sc);
+    EDDY_TASK_CHECK(rc == -ECANCELED);
+    return NULL;
+}
+
+void *dump_t_scope_next(void *arg)
+{
+    struct scope_scene *s = arg;
+    eddy_scope *sc;
+    EDDY_TASK_CHECK(eddy_scope_new(&sc) == 0);
+    EDDY_TASK_CHECK(eddy_scope_spawn(sc, NULL, dump_t_sleep, s) == 0);
+    void *r = NULL;
+    int rc = eddy_scope_next(sc, &r, -1); /* until the test aborts us */
+    EDDY_TASK_CHECK(rc == -ECANCELED);
+    EDDY_TASK_CHECK(eddy_scope_close(sc) == -ECANCELED);
+    return NULL;
+}
+
+void *dump_t_select(void *arg)
+{
+    struct scope_scene *s = arg;
+    int va = 0, vb = 0;
+    eddy_select_case c[2] = { { .kind = EDDY_SEL_RECV, .obj = s->a, .elem = &va },
+                              { .kind = EDDY_SEL_RECV, .obj = s->b, .elem = &vb } };
+    int rc = eddy_select(c, 2, -1);
+    EDDY_TASK_CHECK(rc == -ECANCELED);
+    return NULL;
+}
+
+static void *scope_scene_setup(void *arg)
+{
+    struct scope_scene *s = arg;
+    eddy_task **h = (eddy_task **)(s + 1);
+    h[0] = spawn_named("closer", dump_t_scope_closer, s, 0);
+    h[1] = spawn_named("nexter", dump_t_scope_next, s, 0);
+    h[2] = spawn_named("selector", dump_t_select, s, 0);
+    for (int i = 0; i < 3; i++)
+        EDDY_TASK_CHECK(h[i] != NULL);
+    return NULL;
+}
+
+static void scope_and_select_waits_are_shown(void **state)
+{
+    (void)state;
+    eddy_rt *rt = eddy_test_new_rt(2);
+    struct scope_scene *s = calloc(1, sizeof *s + 3 * sizeof(eddy_task *));
+    assert_non_null(s);
+    eddy_task **h = (eddy_task **)(s + 1);
+    assert_ok(eddy_chan_new(&s->a, 1, sizeof(int)));
+    assert_ok(eddy_chan_new(&s->b, 0, sizeof(int)));
+    void *res = NULL;
+    assert_ok(eddy_rt_block_on(rt, scope_scene_setup, s, &res));
+    assert_null(res);
+    static const char *const names[] = { "closer", "nexter", "selector", "stubborn" };
+    static const char *const states[] = { "waiting on scope", "waiting on scope",
+                                          "waiting on select over 2 cases", "task" };
+    char *text = dump_until(rt, names, states, 4);
+    fputs(text, stderr);
+    static const char *const funcs[][2] = { { "eddy_scope_close", "dump_t_scope_closer" },
+                                            { "eddy_scope_next", "dump_t_scope_next" },
+                                            { "eddy_select", "dump_t_select" } };
+    for (int i = 0; i < 3; i++) {
+        const char *b = block_of(text, names[i]);
+        if (b == NULL || strstr(b, states[i]) == NULL)
+            fail_msg("task %s: no \"%s\" in:\n%s", names[i], states[i], b ? b : text);
+        for (int k = 0; k < 2; k++)
+            if (strstr(b, funcs[i][k]) == NULL)
+                fail_msg("task %s: no frame of %s in:\n%s", names[i], funcs[i][k], b);
+    }
+    /* the child that holds the closer up is listed, by its name */
+    assert_non_null(block_of(text, "stubborn"));
+    /* the closer's wait (an uncancellable one) is timed like the others */
+    const char *cb = block_of(text, "closer");
+    double secs = -1;
+    const char *f = strstr(cb, " for ");
+    assert_non_null(f);
+    assert_int_equal(sscanf(f, " for %lf s", &secs), 1);
+    assert_true(secs >= 0 && secs < 60);
+    free(text);
+    atomic_store(&s->stop, true);
+    for (int i = 1; i < 3; i++)
+        assert_ok(eddy_abort(h[i]));
+    for (int i = 0; i < 3; i++) {
+        void *r = (void *)1;
+        int rc = eddy_join(h[i], &r);
+        assert_true(rc == 0 || rc == -ECANCELED);
+        assert_null(r); /* no check failed in the task */
+    }
+    eddy_rt_free(rt);
+    eddy_chan_free(s->a);
+    eddy_chan_free(s->b);
+    free(s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(each_wait_is_named_with_its_stack),
+    cmocka_unit_test(scope_and_select_waits_are_shown),
     cmocka_unit_test(fd_waits_epoll),
     cmocka_unit_test(fd_waits_uring),
     cmocka_unit_test(bad_arguments_are_einval_and_write_errors_returned),

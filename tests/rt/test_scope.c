@@ -444,6 +444,21 @@ static void bad_use_is_answered(void **state)
     assert_err(eddy_scope_spawn(s, NULL, NULL, NULL), -EINVAL);
     assert_err(eddy_scope_fail(s, 0), -EINVAL);
     assert_err(eddy_scope_fail(s, 5), -EINVAL);
+    eddy_spawn_opts o;
+    eddy_spawn_opts_init(&o);
+    o.worker = 5; /* the runtime has one */
+    assert_err(eddy_scope_spawn_ex(s, NULL, return_arg, NULL, &o), -EINVAL);
+    eddy_spawn_opts_init(&o);
+    o.stack_size = 100; /* below 16 KiB */
+    assert_err(eddy_scope_spawn_ex(s, NULL, return_arg, NULL, &o), -EINVAL);
+    eddy_spawn_opts_init(&o);
+    o.name = "named child";
+    o.worker = 0;
+    eddy_task *h;
+    assert_ok(eddy_scope_spawn_ex(s, &h, return_arg, (void *)9, &o));
+    void *r9 = NULL;
+    assert_ok(eddy_join(h, &r9));
+    assert_int_equal((intptr_t)r9, 9);
     assert_int_equal(eddy_scope_close(s), 0); /* nothing failed */
     eddy_rt_free(rt);
 }
