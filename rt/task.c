@@ -247,15 +247,9 @@ static const struct eddy__task_vtable blocking_vt = {
     .kind = "blocking",
 };
 
-static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *vt,
-                                   eddy_task **out, eddy_fn fn, void *arg)
+/* Sets a fresh block's fiber fields (the header is the caller's). */
+static void fiber_fields_init(struct fiber_task *ft, eddy_rt *rt, eddy_fn fn, void *arg)
 {
-    struct eddy__task *t = eddy__task_alloc();
-    if (t == NULL)
-        return NULL;
-    /* one reference for the queue, one for the join handle */
-    eddy__task_init(t, vt, rt->sched, out != NULL ? 2 : 1, out != NULL);
-    struct fiber_task *ft = (struct fiber_task *)t;
     ft->fn = fn;
     ft->arg = arg;
     ft->rt = rt;
@@ -270,6 +264,18 @@ static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *
     ft->born_ms = eddy__clock_ms();
     ft->done = false;
     atomic_init(&ft->id, 0);
+}
+
+static struct fiber_task *task_new(eddy_rt *rt, const struct eddy__task_vtable *vt,
+                                   eddy_task **out, eddy_fn fn, void *arg)
+{
+    struct eddy__task *t = eddy__task_alloc();
+    if (t == NULL)
+        return NULL;
+    /* one reference for the queue, one for the join handle */
+    eddy__task_init(t, vt, rt->sched, out != NULL ? 2 : 1, out != NULL);
+    struct fiber_task *ft = (struct fiber_task *)t;
+    fiber_fields_init(ft, rt, fn, arg);
     return ft;
 }
 
@@ -335,20 +341,7 @@ struct eddy__task *eddy__scope_task_new(eddy_rt *rt, eddy_fn fn, void *arg, bool
        joins the children it keeps */
     eddy__task_init(t, &scoped_fiber_vt, rt->sched, user_handle ? 3 : 2, true);
     struct fiber_task *ft = (struct fiber_task *)t;
-    ft->fn = fn;
-    ft->arg = arg;
-    ft->rt = rt;
-    ft->stack = NULL;
-    ft->ret = NULL;
-    atomic_init(&ft->worker, -1);
-    ft->name = NULL;
-    ft->dl = ft->dl_inline;
-    ft->dl_n = 0;
-    ft->dl_cap = INLINE_DEADLINES;
-    ft->stack_size = 0;
-    ft->born_ms = eddy__clock_ms();
-    ft->done = false;
-    atomic_init(&ft->id, 0);
+    fiber_fields_init(ft, rt, fn, arg);
     ft->scope = (struct eddy__scope_link){ .kept = !user_handle };
     return t;
 }

@@ -98,8 +98,9 @@ void eddy__sched_blocking_counts(struct eddy__sched *s, size_t *running, size_t 
     *queued = q;
 }
 
-/* As sched.c's alive(): completions first, so the difference never counts
-   a task that ended before its spawn was seen. */
+/* Completions are read first: every counted completion's spawn is
+   counted by the later read of spawns, so 0 means nothing was alive when
+   the completions were read (sched.c's shutdown waits on that). */
 uint64_t eddy__sched_tasks_alive(struct eddy__sched *s)
 {
     uint64_t done = atomic_load_explicit(&s->ext_completed, memory_order_seq_cst);

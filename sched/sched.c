@@ -176,25 +176,12 @@ void eddy__sched_task_done(struct eddy__sched *s)
         atomic_fetch_add_explicit(&s->ext_completed, 1, memory_order_release);
 }
 
-/* Tasks alive: spawned minus completed. Completions are read first: every
-   counted completion's spawn is counted by the later read of spawns, so 0
-   means nothing was alive when the completions were read. */
-static uint64_t alive(struct eddy__sched *s)
-{
-    uint64_t done = atomic_load_explicit(&s->ext_completed, memory_order_seq_cst);
-    for (unsigned i = 0; i < s->nworkers; i++)
-        done += atomic_load_explicit(&s->workers[i].m.completed, memory_order_acquire);
-    uint64_t spawned = atomic_load_explicit(&s->ext_spawned, memory_order_seq_cst);
-    for (unsigned i = 0; i < s->nworkers; i++)
-        spawned += atomic_load_explicit(&s->workers[i].m.spawned, memory_order_acquire);
-    return spawned - done;
-}
 
 static bool wait_all_done(struct eddy__sched *s, int64_t grace_ms)
 {
     uint64_t until = eddy__deadline_after_ms(grace_ms);
     for (;;) {
-        if (alive(s) == 0)
+        if (eddy__sched_tasks_alive(s) == 0)
             return true;
         if (eddy__now_ns() >= until)
             return false;
