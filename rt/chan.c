@@ -104,19 +104,35 @@ static int recv(eddy_chan *c, void *elem, int64_t timeout_ms, bool try)
     return rc;
 }
 
-int eddy_chan_send(eddy_chan *c, const void *elem) { return send(c, elem, -1, false); }
-int eddy_chan_recv(eddy_chan *c, void *elem) { return recv(c, elem, -1, false); }
+int eddy_chan_send(eddy_chan *c, const void *elem)
+{
+    int rc = send(c, elem, -1, false);
+    EDDY__KEEP_FRAME(); /* a dump names eddy_chan_send, see sched.h */
+    return rc;
+}
+
+int eddy_chan_recv(eddy_chan *c, void *elem)
+{
+    int rc = recv(c, elem, -1, false);
+    EDDY__KEEP_FRAME();
+    return rc;
+}
+
 int eddy_chan_try_send(eddy_chan *c, const void *elem) { return send(c, elem, -1, true); }
 int eddy_chan_try_recv(eddy_chan *c, void *elem) { return recv(c, elem, -1, true); }
 
 int eddy_chan_send_timeout(eddy_chan *c, const void *elem, int64_t timeout_ms)
 {
-    return send(c, elem, timeout_ms, false);
+    int rc = send(c, elem, timeout_ms, false);
+    EDDY__KEEP_FRAME();
+    return rc;
 }
 
 int eddy_chan_recv_timeout(eddy_chan *c, void *elem, int64_t timeout_ms)
 {
-    return recv(c, elem, timeout_ms, false);
+    int rc = recv(c, elem, timeout_ms, false);
+    EDDY__KEEP_FRAME();
+    return rc;
 }
 
 void eddy_chan_close(eddy_chan *c)

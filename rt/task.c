@@ -423,7 +423,9 @@ int eddy_spawn_blocking(eddy_task **out, eddy_fn fn, void *arg)
 
 int eddy_join(eddy_task *h, void **result)
 {
-    return eddy_join_timeout(h, result, -1);
+    int rc = eddy_join_timeout(h, result, -1);
+    EDDY__KEEP_FRAME(); /* a dump names eddy_join, see sched.h */
+    return rc;
 }
 
 int eddy_join_timeout(eddy_task *h, void **result, int64_t timeout_ms)
@@ -431,7 +433,9 @@ int eddy_join_timeout(eddy_task *h, void **result, int64_t timeout_ms)
     struct eddy__task *t = eddy__task_from_handle(h);
     if (t == NULL)
         return -EINVAL;
-    return eddy__task_join(t, result, eddy__deadline_after_ms(timeout_ms));
+    int rc = eddy__task_join(t, result, eddy__deadline_after_ms(timeout_ms));
+    EDDY__KEEP_FRAME();
+    return rc;
 }
 
 void eddy_detach(eddy_task *h)
@@ -503,7 +507,9 @@ int eddy_sleep_ms(int64_t ms)
         eddy_yield();
         return eddy__wait_check();
     }
-    return eddy_sleep_until_ns(eddy__deadline_after_ms(ms));
+    int rc = eddy_sleep_until_ns(eddy__deadline_after_ms(ms));
+    EDDY__KEEP_FRAME();
+    return rc;
 }
 
 /* ----------------------------------------------------- deadline scopes */

@@ -157,6 +157,15 @@ static inline void eddy__wait_note(unsigned kind, const void *obj, int64_t arg)
 }
 
 /**
+ * Put after a call in tail position in a public function that suspends:
+ * the call is then not made a sibling call, which would replace the public
+ * function's frame with the callee's, so that eddy_rt_dump names the call
+ * the task blocks in (eddy_chan_recv, not a static helper of no name). The
+ * cost is one return.
+ */
+#define EDDY__KEEP_FRAME() __asm__ volatile("")
+
+/**
  * A coarse clock in milliseconds (wraps every 49 days: use differences):
  * on a worker, the value its loop refreshed between task runs (at most a
  * few ms stale, free to read); elsewhere CLOCK_MONOTONIC_COARSE.
