@@ -168,6 +168,15 @@ uint32_t eddy__fd_reg_events(const struct fd_entry *e)
 int eddy__fd_ensure_registered(struct fd_entry *e, int fd)
 {
     struct eddy__io_driver *d = eddy__worker_driver_current();
+    if (e->drv != NULL && !atomic_load(&e->drv->dead) && !e->ours &&
+        !eddy__fd_same_file(e, fd, true)) {
+        /* closed with close(2) and the number reused (io/fd_reuse.c): the
+           old file's registration went with it; register the new one */
+        e->drv = NULL;
+        e->ready = 0;
+        e->nonblock = false;
+        e->not_socket = false;
+    }
     if (e->drv != NULL && !atomic_load(&e->drv->dead)) {
         if (e->drv == d || !atomic_load_explicit(&e->drv->stuck, memory_order_relaxed))
             return 0;
@@ -185,6 +194,8 @@ int eddy__fd_ensure_registered(struct fd_entry *e, int fd)
         return rc; /* epoll: EPERM for a regular file, which never blocks */
     e->drv = d;
     atomic_fetch_add_explicit(&d->nregistered, 1, memory_order_relaxed);
+    if (!e->ours)
+        (void)eddy__fd_same_file(e, fd, false); /* remember which file */
     return 0;
 }
 
@@ -630,9 +641,11 @@ ssize_t eddy_write(int fd, const void *buf, size_t n)
 /* Drops everything eddy knows of fd: its registration, readiness and
    watch; waiting tasks wake and see the new generation (-EBADF). Caller
    holds e->lock. */
-static void forget_locked(struct fd_entry *e, int fd)
+void eddy__fd_forget_locked(struct fd_entry *e, int fd)
 {
     e->gen++;
+    e->ours = false; /* the number's next file may be anyone's */
+    e->dev = e->ino = 0;
     e->ready = 0;
     e->nonblock = false;
     e->not_socket = false;
@@ -657,28 +670,6 @@ static void forget_locked(struct fd_entry *e, int fd)
     eddy__fd_note_interest(e);
 }
 
-void eddy__fd_fresh(int fd)
-{
-    struct fd_entry *e = eddy__fd_entry(fd, false);
-    if (e == NULL)
-        return;
-    pthread_mutex_lock(&e->lock);
-    bool registered = e->drv != NULL || e->waiter[DIR_READ] != NULL ||
-                      e->waiter[DIR_WRITE] != NULL || e->watch != NULL || e->arm_fn != NULL;
-    if (registered) {
-        static atomic_bool said;
-        if (!atomic_exchange(&said, true))
-            fprintf(stderr,
-                    "eddy: fd %d was closed with close(2) while eddy still had it registered, "
-                    "and its number is in use again; close eddy's fds with eddy_close (or "
-                    "eddy_fd_release first)\n",
-                    fd);
-    }
-    if (registered || e->nonblock || e->ready || e->not_socket)
-        forget_locked(e, fd);
-    pthread_mutex_unlock(&e->lock);
-}
-
 int eddy_close(int fd)
 {
     if (fd < 0)
@@ -687,7 +678,7 @@ int eddy_close(int fd)
     if (e == NULL)
         return close(fd) < 0 ? -errno : 0;
     pthread_mutex_lock(&e->lock);
-    forget_locked(e, fd);
+    eddy__fd_forget_locked(e, fd);
     /* closed under the lock: the number cannot be reused (and a new entry
        state begun) before the waiters were told */
     int rc = close(fd) < 0 ? -errno : 0;
@@ -705,7 +696,7 @@ int eddy_fd_release(int fd)
     if (e == NULL)
         return 0; /* eddy never kept anything of it */
     pthread_mutex_lock(&e->lock);
-    forget_locked(e, fd);
+    eddy__fd_forget_locked(e, fd);
     pthread_mutex_unlock(&e->lock);
     return 0;
 }

@@ -43,7 +43,22 @@ struct fd_entry {
     /* whether a task waits on the fd or it is watched: written under lock,
        read without it by eddy__fd_poll_stranded's scan */
     _Atomic bool interest;
+    /* The file registered (io/fd_reuse.c): ours is set for the sockets
+       eddy makes (eddy__fd_fresh sees their number handed out again);
+       for any other fd, the device and inode seen when it was registered,
+       compared before each wait on the registration. */
+    bool ours;                         /* guarded by: lock */
+    uint64_t dev, ino;                 /* guarded by: lock; 0: not known */
 };
+
+/* io/fd.c: drops e's registration and wakes its waiters with -EBADF (the
+   fd is gone); bumps the generation. Caller holds e->lock. */
+void eddy__fd_forget_locked(struct fd_entry *e, int fd);
+
+/* io/fd_reuse.c: for an fd eddy did not make, whether the file registered
+   under its number is still the one there (true when it cannot tell);
+   records the file at a registration (known false). Caller holds e->lock. */
+bool eddy__fd_same_file(struct fd_entry *e, int fd, bool known);
 
 /* Entries per chunk of the table: chunk c holds fds c * EDDY__FD_CHUNK on. */
 #define EDDY__FD_CHUNK 1024
