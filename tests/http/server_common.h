@@ -2,7 +2,7 @@
  * tests/http/server_common.h: what the HTTP server tests share: a runtime
  * with 2 workers and a server on it (setup/teardown, start/stop with the
  * options in `opts`), a handler with routes for every case (/, /echo,
- * /path?X, /stream?n=, /sleep?ms=, /spin?ms=, /file, /fail, /headers,
+ * /path?X, /stream?n=, /sleep?ms=, /gate, /spin?ms=, /file, /fail, /headers,
  * /stopme), raw loopback sockets, and running an outside program (curl,
  * python3, wrk) with a bounded wait.
  */
@@ -36,6 +36,7 @@ static eddy_rt *rt;
 static eddy_http_server *srv;
 static int port;
 static atomic_int handled, cancelled_in_handler;
+static atomic_bool gate_open; /* /gate's handlers answer once it is set */
 
 /* ------------------------------------------------------------- handler */
 
@@ -88,6 +89,19 @@ static inline int handle(eddy_http_req *req, eddy_http_resp *resp, void *ud)
             atomic_fetch_add(&cancelled_in_handler, 1);
         if (rc < 0)
             return rc;
+        return eddy_http_resp_body(resp, "slept", 5);
+    }
+    if (strcmp(path, "/gate") == 0) { /* in flight until the test opens the gate */
+        int64_t waited = 0;
+        while (!atomic_load(&gate_open) && waited < 20000) {
+            int rc = eddy_sleep_ms(2);
+            if (rc < 0) {
+                if (rc == -ECANCELED)
+                    atomic_fetch_add(&cancelled_in_handler, 1);
+                return rc;
+            }
+            waited += 2;
+        }
         return eddy_http_resp_body(resp, "slept", 5);
     }
     if (strcmp(path, "/spin") == 0) {
@@ -167,6 +181,7 @@ static inline int setup(void **state)
     eddy_http_server_opts_init(&opts);
     atomic_store(&handled, 0);
     atomic_store(&cancelled_in_handler, 0);
+    atomic_store(&gate_open, false);
     return rt == NULL;
 }
 
