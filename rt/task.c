@@ -205,32 +205,24 @@ bool eddy__fiber_task_info(struct eddy__task *t, struct eddy__fiber_info *out, b
     return true;
 }
 
-static const struct eddy__task_vtable fiber_vt = {
-    .run = fiber_run,
+/* The fields plain and scoped fiber tasks share. */
 #ifdef EDDY__FIBER_RAW
-    .enter = fiber_enter,
-    .switch_to = eddy__ctx_switch,
-    .leave = fiber_leave,
+#define FIBER_VT_RUN .run = fiber_run, .enter = fiber_enter, .switch_to = eddy__ctx_switch, \
+                     .leave = fiber_leave
+#else
+#define FIBER_VT_RUN .run = fiber_run
 #endif
-    .suspend = fiber_suspend,
-    .drop = fiber_drop,
-    .release = fiber_release,
-    .kind = "fiber",
+#define FIBER_VT_COMMON FIBER_VT_RUN, .suspend = fiber_suspend, .drop = fiber_drop, \
+                        .release = fiber_release, .kind = "fiber"
+
+static const struct eddy__task_vtable fiber_vt = { FIBER_VT_COMMON };
+
+/* A scope's child: its end is reported to its scope (rt/scope.c). */
+static const struct eddy__task_vtable scoped_fiber_vt = {
+    FIBER_VT_COMMON,
+    .ended = eddy__scope_child_ended,
 };
 
-static const struct eddy__task_vtable scoped_fiber_vt = {
-    .run = fiber_run,
-#ifdef EDDY__FIBER_RAW
-    .enter = fiber_enter,
-    .switch_to = eddy__ctx_switch,
-    .leave = fiber_leave,
-#endif
-    .suspend = fiber_suspend,
-    .drop = fiber_drop,
-    .release = fiber_release,
-    .ended = eddy__scope_child_ended,
-    .kind = "fiber",
-};
 
 /* A blocking task runs its whole body inside run, on a pool thread. */
 static enum eddy__poll blocking_run(struct eddy__task *t, int worker)

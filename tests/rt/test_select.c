@@ -8,6 +8,7 @@
  */
 /* ctest-labels: concurrency */
 #include "tests/rt/sync_checks.h"
+#include "tests/rt/select_checks.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -15,22 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static eddy_select_case recv_case(eddy_chan *c, void *elem)
-{
-    return (eddy_select_case){ .kind = EDDY_SEL_RECV, .obj = c, .elem = elem, .result = 12345 };
-}
-
-static eddy_select_case send_case(eddy_chan *c, void *elem)
-{
-    return (eddy_select_case){ .kind = EDDY_SEL_SEND, .obj = c, .elem = elem, .result = 12345 };
-}
-
-static eddy_chan *chan_new(size_t cap)
-{
-    eddy_chan *c = NULL;
-    assert_ok(eddy_chan_new(&c, cap, sizeof(uint64_t)));
-    return c;
-}
 
 /* How many elements c holds now (drains it), for "nothing consumed". */
 static int drain(eddy_chan *c)

@@ -11,29 +11,13 @@
  */
 /* ctest-labels: concurrency stress */
 #include "tests/rt/sync_checks.h"
+#include "tests/rt/select_checks.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-
-static eddy_select_case recv_case(eddy_chan *c, void *elem)
-{
-    return (eddy_select_case){ .kind = EDDY_SEL_RECV, .obj = c, .elem = elem, .result = 12345 };
-}
-
-static eddy_select_case send_case(eddy_chan *c, void *elem)
-{
-    return (eddy_select_case){ .kind = EDDY_SEL_SEND, .obj = c, .elem = elem, .result = 12345 };
-}
-
-static eddy_chan *chan_new(size_t cap)
-{
-    eddy_chan *c = NULL;
-    assert_ok(eddy_chan_new(&c, cap, sizeof(uint64_t)));
-    return c;
-}
 
 /* Each element has a number; count[] says how often it was delivered.
    Every count must end at exactly 1. */
@@ -146,7 +130,8 @@ static void *recv_selector(void *arg)
     return NULL;
 }
 
-/* A plain receiver beside the selectors, on one channel. */
+/* A plain receiver beside the selectors (or behind the sending ones), on
+   one channel. */
 static void *plain_receiver(void *arg)
 {
     struct stress *x = arg;
@@ -280,19 +265,6 @@ static void *send_selector(void *arg)
     return NULL;
 }
 
-static void *recv_all(void *arg)
-{
-    struct stress *x = arg;
-    int id = atomic_fetch_add(&x->rseq, 1);
-    eddy_chan *c = x->c[(unsigned)id % S_CH];
-    uint64_t v;
-    int rc;
-    while ((rc = eddy_chan_recv(c, &v)) == 0)
-        count_one(x, v);
-    T_ERR(rc, -EPIPE);
-    return NULL;
-}
-
 #define S_RECV 8
 
 static void *stress_send_root(void *arg)
@@ -300,7 +272,7 @@ static void *stress_send_root(void *arg)
     struct stress *x = arg;
     eddy_task *snd[S_SEL], *rcv[S_RECV];
     for (int i = 0; i < S_RECV; i++)
-        T_OK(eddy_spawn(&rcv[i], recv_all, x));
+        T_OK(eddy_spawn(&rcv[i], plain_receiver, x));
     for (int i = 0; i < S_SEL; i++)
         T_OK(eddy_spawn(&snd[i], send_selector, x));
     eddy_task *nz;
