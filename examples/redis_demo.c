@@ -1,6 +1,6 @@
 /*
  * examples/redis_demo.c: eddy tasks talking to Redis through hiredis
- * (examples/redis_eddy.c).
+ * (tools/redis/redis_eddy.c).
  *
  *   redis_demo HOST PORT [TASKS=8]
  *

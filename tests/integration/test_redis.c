@@ -1,5 +1,5 @@
 /*
- * tests/integration/test_redis.c: the hiredis adapter (examples/redis_eddy.c)
+ * tests/integration/test_redis.c: the hiredis adapter (tools/redis/redis_eddy.c)
  * against a real redis-server, which each test starts on a free loopback
  * port and kills afterwards: many tasks on two workers sharing a
  * connection, exact INCR counts over two connections, a server killed or
@@ -28,7 +28,7 @@
 extern char **environ;
 
 #include "helpers.h"
-#include "examples/redis_eddy.h"
+#include "tools/redis/redis_eddy.h"
 
 /* ------------------------------------------------------------- the server */
 

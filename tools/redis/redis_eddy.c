@@ -1,5 +1,5 @@
 /*
- * examples/redis_eddy.c: hiredis's async API driven by eddy tasks.
+ * tools/redis/redis_eddy.c: hiredis's async API driven by eddy tasks.
  *
  * hiredis's async context does no I/O waiting of its own: it asks an event
  * loop, through five hooks (ev.addRead, delRead, addWrite, delWrite,

@@ -1,5 +1,5 @@
 /*
- * examples/redis_eddy.h: Redis from eddy tasks, through hiredis's async API.
+ * tools/redis/redis_eddy.h: Redis from eddy tasks, through hiredis's async API.
  *
  * An example of plugging a third-party library that owns its sockets into
  * eddy with eddy_wait_fd (docs/guide.md, "Integrating a third-party
