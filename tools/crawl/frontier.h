@@ -93,6 +93,16 @@ struct frontier {
 /* The in-process frontier. NULL on OOM. */
 struct frontier *frontier_mem_new(const struct frontier_opts *o);
 
+/* A frontier shared by the processes crawling crawl_id through the Redis
+   at host:port, database db (frontier_redis.c; built when EDDY_CRAWL_REDIS
+   is defined). Entries handed out are leased for lease_ms (<= 0: 60 s):
+   one not done by then goes to another process. o->log_fd is not used.
+   Must be called from an eddy task. NULL with *err a negative errno on
+   failure (-ECONNREFUSED, -ETIMEDOUT, -EIO for an error Redis returned,
+   -ENOMEM). */
+struct frontier *frontier_redis_new(const struct frontier_opts *o, const char *host, int port,
+                                    int db, const char *crawl_id, int64_t lease_ms, int *err);
+
 struct rcstr *rcstr_new(const char *s);
 void rcstr_unref(struct rcstr *r);
 

@@ -7,6 +7,7 @@
 #include "robots.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -255,6 +256,25 @@ void robots_free(struct robots *r)
 long robots_crawl_delay_ms(const struct robots *r)
 {
     return r != NULL ? r->delay_ms : -1;
+}
+
+char *robots_to_text(const struct robots *r, size_t *len)
+{
+    size_t cap = 64;
+    for (size_t i = 0; r != NULL && i < r->n; i++)
+        cap += r->rules[i].len + sizeof "Disallow: \n";
+    char *out = malloc(cap), *o = out;
+    if (out == NULL)
+        return NULL;
+    o += sprintf(o, "User-agent: *\n");
+    if (r != NULL && r->deny_all)
+        o += sprintf(o, "Disallow: /\n");
+    for (size_t i = 0; r != NULL && i < r->n; i++) /* normalised: no '#', no line end */
+        o += sprintf(o, "%s: %s\n", r->rules[i].allow ? "Allow" : "Disallow", r->rules[i].pattern);
+    if (r != NULL && r->delay_ms >= 0)
+        o += sprintf(o, "Crawl-delay: %ld.%03ld\n", r->delay_ms / 1000, r->delay_ms % 1000);
+    *len = (size_t)(o - out);
+    return out;
 }
 
 /* -------------------------------------------------------------- matching */

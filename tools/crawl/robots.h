@@ -31,4 +31,10 @@ bool robots_allowed(const struct robots *r, const char *path);
 /* The chosen group's Crawl-delay in milliseconds, -1 when none. */
 long robots_crawl_delay_ms(const struct robots *r);
 
+/* r as robots.txt text (one "*" group; "Disallow: /" for disallow-all)
+   that robots_parse reads back to the same rules for any token: how a
+   frontier shared by processes stores them. NULL on OOM; *len its length
+   (NUL-terminated too). */
+char *robots_to_text(const struct robots *r, size_t *len);
+
 #endif
