@@ -588,15 +588,23 @@ static void mem_retry(struct frontier *f, struct entry *e, uint64_t at_ns)
     eddy_notify_one(m->changed);
 }
 
+bool frontier_hop_loops(const struct entry *e, const char *target)
+{
+    const char *first = e->first_url != NULL ? e->first_url : e->url;
+    if (strcmp(target, e->url) == 0 || strcmp(target, first) == 0)
+        return true;
+    for (int i = 0; i < e->hops; i++)
+        if (strcmp(target, e->chain[i]) == 0)
+            return true;
+    return false;
+}
+
 static int mem_hop(struct frontier *f, struct entry *e, const char *target)
 {
     struct mem *m = (struct mem *)f;
     const char *first = e->first_url != NULL ? e->first_url : e->url;
-    if (strcmp(target, e->url) == 0 || strcmp(target, first) == 0)
+    if (frontier_hop_loops(e, target))
         return -ELOOP;
-    for (int i = 0; i < e->hops; i++)
-        if (strcmp(target, e->chain[i]) == 0)
-            return -ELOOP;
     pthread_mutex_lock(&m->lock);
     int rc;
     if (seen_has(m, target)) {

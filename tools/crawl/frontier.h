@@ -103,6 +103,10 @@ struct frontier *frontier_mem_new(const struct frontier_opts *o);
 struct frontier *frontier_redis_new(const struct frontier_opts *o, const char *host, int port,
                                     int db, const char *crawl_id, int64_t lease_ms, int *err);
 
+/* True when a redirect of e to target would revisit its chain (the
+   start, a hop before, or e itself): both frontiers answer -ELOOP. */
+bool frontier_hop_loops(const struct entry *e, const char *target);
+
 struct rcstr *rcstr_new(const char *s);
 void rcstr_unref(struct rcstr *r);
 

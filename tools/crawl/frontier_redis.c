@@ -294,15 +294,14 @@ static bool allowed(struct rf *f, struct rentry *re)
 
 /* ------------------------------------------------------------ the calls */
 
-static int r_add(struct frontier *f_, const char *url, int depth, const char *parent)
+/* Queues the formatted entry s of url on host (the ADD script: front for a
+   redirect hop); frees host and s. 1 new, 0 seen, -errno. */
+static int add_entry(struct rf *f, const char *url, char *host, char *s, bool front)
 {
-    struct rf *f = (struct rf *)f_;
-    char *host = origin_of(url);
-    char *s = host ? entry_format('P', depth, 0, 0, parent, url, NULL, NULL, 0, NULL) : NULL;
     int rc = -ENOMEM;
     if (s != NULL) {
         redisReply *r;
-        RUN_SCRIPT(f, S_ADD, &r, rc, "%s %s %s %s", url, host, s, "0");
+        RUN_SCRIPT(f, S_ADD, &r, rc, "%s %s %s %s", url, host, s, front ? "1" : "0");
         if (rc == 0) {
             rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -EIO;
             freeReplyObject(r);
@@ -313,6 +312,14 @@ static int r_add(struct frontier *f_, const char *url, int depth, const char *pa
     if (rc == 1)
         eddy_notify_one(f->changed);
     return rc;
+}
+
+static int r_add(struct frontier *f_, const char *url, int depth, const char *parent)
+{
+    struct rf *f = (struct rf *)f_;
+    char *host = origin_of(url);
+    char *s = host ? entry_format('P', depth, 0, 0, parent, url, NULL, NULL, 0, NULL) : NULL;
+    return add_entry(f, url, host, s, false);
 }
 
 static double jitter(struct rf *f)
@@ -439,30 +446,14 @@ static void r_retry(struct frontier *f_, struct entry *e, uint64_t at_ns)
 static int r_hop(struct frontier *f_, struct entry *e, const char *target)
 {
     struct rf *f = (struct rf *)f_;
-    const char *first = e->first_url != NULL ? e->first_url : e->url;
-    if (strcmp(target, e->url) == 0 || strcmp(target, first) == 0)
+    if (frontier_hop_loops(e, target))
         return -ELOOP;
-    for (int i = 0; i < e->hops; i++)
-        if (strcmp(target, e->chain[i]) == 0)
-            return -ELOOP;
+    const char *first = e->first_url != NULL ? e->first_url : e->url;
     char *host = origin_of(target);
     char *s = host ? entry_format('C', e->depth, 0, e->hops + 1, e->parent ? e->parent->s : NULL,
                                   target, first, e->chain, e->hops, e->url)
                    : NULL;
-    int rc = -ENOMEM;
-    if (s != NULL) {
-        redisReply *r;
-        RUN_SCRIPT(f, S_ADD, &r, rc, "%s %s %s %s", target, host, s, "1");
-        if (rc == 0) {
-            rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -EIO;
-            freeReplyObject(r);
-        }
-    }
-    free(s);
-    free(host);
-    if (rc == 1)
-        eddy_notify_one(f->changed);
-    return rc;
+    return add_entry(f, target, host, s, true);
 }
 
 static void r_set_robots(struct frontier *f_, struct entry *e, struct robots *rules)
