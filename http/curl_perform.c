@@ -47,8 +47,7 @@ int eddy__xfer_run(CURL *easy, int worker, long min_maxconnects, CURLcode *resul
             *result = x.result;
             return 0;
         }
-        eddy__wait_note(EDDY__WAIT_HTTP, &x, 0);
-        rc = eddy__wait(UINT64_MAX);
+        rc = eddy__wait_on(EDDY__WAIT_HTTP, &x, 0, UINT64_MAX);
         if (rc < 0)
             break;
     }

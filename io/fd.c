@@ -361,8 +361,7 @@ static int wait_dir(struct fd_entry *e, int fd, int dir, uint64_t *tick, uint32_
     e->waiter[dir] = self;
     eddy__fd_note_interest(e);
     pthread_mutex_unlock(&e->lock);
-    eddy__wait_note(EDDY__WAIT_FD, NULL, (int64_t)fd | (int64_t)bit << 32);
-    rc = eddy__wait(deadline_ns);
+    rc = eddy__wait_on(EDDY__WAIT_FD, NULL, (int64_t)fd | (int64_t)bit << 32, deadline_ns);
     pthread_mutex_lock(&e->lock);
     drop_waiter(e, self);
     bool closed = e->gen != gen;
@@ -465,8 +464,7 @@ int eddy_wait_fd(int fd, int events, int64_t timeout_ms)
         }
         eddy__fd_note_interest(e);
         pthread_mutex_unlock(&e->lock);
-        eddy__wait_note(EDDY__WAIT_FD, NULL, (int64_t)fd | (int64_t)events << 32);
-        rc = eddy__wait(deadline);
+        rc = eddy__wait_on(EDDY__WAIT_FD, NULL, (int64_t)fd | (int64_t)events << 32, deadline);
         pthread_mutex_lock(&e->lock);
         drop_waiter(e, self);
         bool closed = e->gen != gen;

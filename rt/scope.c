@@ -457,9 +457,8 @@ static int close_wait(eddy_scope *s, bool cancellable)
     /* the children are aborted and the caller's abort or deadline would
        end every wait at once: wait regardless of them */
     while (w.state == EDDY__W_WAITING) {
-        eddy__wait_note(EDDY__WAIT_SCOPE, s, 0);
         eddy__lock_release(&s->lock);
-        eddy__wait_uncancellable();
+        eddy__wait_uncancellable_on(EDDY__WAIT_SCOPE, s, 0);
         eddy__lock_acquire(&s->lock);
     }
     return 0;

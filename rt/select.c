@@ -473,8 +473,7 @@ static int wait_rounds(eddy_select_case *cases, unsigned n, unsigned nfd, uint64
             if (plain && nfd > 0) {
                 rc = plain_poll(cases, n, f, self, deadline);
             } else {
-                eddy__wait_note(EDDY__WAIT_SELECT, cases, (int64_t)n);
-                rc = eddy__wait(deadline);
+                rc = eddy__wait_on(EDDY__WAIT_SELECT, cases, (int64_t)n, deadline);
             }
         }
         won = leave(cases, n, f, &sel, self, plain);

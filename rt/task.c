@@ -476,8 +476,7 @@ int eddy_sleep_until_ns(uint64_t deadline_ns)
         }
     }
     for (;;) {
-        eddy__wait_note(EDDY__WAIT_SLEEP, NULL, (int64_t)deadline_ns);
-        int rc = eddy__wait(deadline_ns);
+        int rc = eddy__wait_on(EDDY__WAIT_SLEEP, NULL, (int64_t)deadline_ns, deadline_ns);
         struct eddy__task *t = eddy__task_current();
         if (rc == -ETIMEDOUT) {
             /* our own deadline is success; a task's scope's is not */

@@ -127,7 +127,7 @@ static inline void eddy__waitq_signal_all(struct eddy__waitq *q, int state)
 
 /*
  * The wait loop shared by all primitives: w is linked in q by the caller,
- * which holds lock; kind and obj say what it waits on (eddy__wait_note). Returns with lock held and w unlinked: EDDY__W_SIGNALLED
+ * which holds lock; kind and obj say what it waits on (eddy__wait_on). Returns with lock held and w unlinked: EDDY__W_SIGNALLED
  * or EDDY__W_CLOSED as 1 or 2, or the negative error of the wait.
  */
 static inline int eddy__waitq_wait(struct eddy__lock *lock, struct eddy__waitq *q,
@@ -135,9 +135,8 @@ static inline int eddy__waitq_wait(struct eddy__lock *lock, struct eddy__waitq *
                                    unsigned kind, const void *obj)
 {
     for (;;) {
-        eddy__wait_note(kind, obj, 0);
         eddy__lock_release(lock);
-        int rc = eddy__wait(deadline_ns);
+        int rc = eddy__wait_on(kind, obj, 0, deadline_ns);
         eddy__lock_acquire(lock);
         if (w->state != EDDY__W_WAITING)
             return w->state;

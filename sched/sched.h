@@ -123,9 +123,9 @@ struct eddy__task *eddy__blocking_current(void);
 struct eddy__task *eddy__waiter_current(void);
 
 /**
- * What a task waits on, as eddy_rt_dump shows it. A suspending call notes
- * it (eddy__wait_note) right before each eddy__wait; the wait stamps when
- * it began and clears the note once it returns.
+ * What a task waits on, as eddy_rt_dump shows it. A suspending call says
+ * it to eddy__wait_on, which records it on the task with when the wait
+ * began and clears it once it returns.
  */
 enum eddy__wait_kind {
     EDDY__WAIT_NONE = 0,
@@ -143,18 +143,6 @@ enum eddy__wait_kind {
     EDDY__WAIT_HTTP,       /* obj: the transfer */
     EDDY__WAIT_OTHER,
 };
-
-/** Notes what the running task is about to wait on (nothing on a plain
-    thread). Cheap: three relaxed stores. */
-static inline void eddy__wait_note(unsigned kind, const void *obj, int64_t arg)
-{
-    struct eddy__task *t = eddy__task_current();
-    if (t == NULL)
-        return;
-    atomic_store_explicit(&t->wait_obj, obj, memory_order_relaxed);
-    atomic_store_explicit(&t->wait_arg, arg, memory_order_relaxed);
-    atomic_store_explicit(&t->wait_kind, (uint8_t)kind, memory_order_relaxed);
-}
 
 /**
  * Put after a call in tail position in a public function that suspends:
@@ -178,8 +166,16 @@ uint32_t eddy__clock_ms(void);
  * or until its task is aborted. Returns 0 when woken (possibly spuriously:
  * callers loop on their own condition), -ETIMEDOUT, -ECANCELED. Returns
  * at once when the deadline already passed or the task is cancelled.
+ * kind, obj and arg say what the task waits on (enum eddy__wait_kind) for
+ * eddy_rt_dump, which shows them while it waits.
  */
-int eddy__wait(uint64_t deadline_ns);
+int eddy__wait_on(unsigned kind, const void *obj, int64_t arg, uint64_t deadline_ns);
+
+/** eddy__wait_on for a wait with nothing to show (internal ones). */
+static inline int eddy__wait(uint64_t deadline_ns)
+{
+    return eddy__wait_on(EDDY__WAIT_NONE, NULL, 0, deadline_ns);
+}
 
 /**
  * A plain thread's wait on an fd: poll(2) on fd for events that a wake of
@@ -220,9 +216,14 @@ void eddy__yield_current(void);
  * whatever its cancellation or deadline: for the clean-up a cancelled call
  * still owes before it may return (a transfer the worker's curl must let
  * go of before the caller's memory can). Wakes may be spurious: callers
- * loop on their own condition, which must come true without them.
+ * loop on their own condition, which must come true without them. kind,
+ * obj and arg as eddy__wait_on's.
  */
-void eddy__wait_uncancellable(void);
+void eddy__wait_uncancellable_on(unsigned kind, const void *obj, int64_t arg);
+static inline void eddy__wait_uncancellable(void)
+{
+    eddy__wait_uncancellable_on(EDDY__WAIT_NONE, NULL, 0);
+}
 
 /* ----------------------------------------------------------- worker hooks */
 

@@ -564,8 +564,7 @@ int eddy__task_join(struct eddy__task *t, void **result, uint64_t deadline_ns)
                 continue; /* completed or changed meanwhile: look again */
             }
         }
-        eddy__wait_note(EDDY__WAIT_JOIN, t, 0);
-        int rc = eddy__wait(deadline_ns);
+        int rc = eddy__wait_on(EDDY__WAIT_JOIN, t, 0, deadline_ns);
         if (rc < 0) {
             if (join_unregister(t)) {
                 eddy__task_unref(self);

@@ -109,7 +109,7 @@ struct eddy__task {
        on top of deadline_ns: any thread (atomic, relaxed; a setter wakes
        the task so that a wait in progress sees it). UINT64_MAX none. */
     _Atomic uint64_t ext_deadline_ns;
-    /* What the task waits on, for eddy_rt_dump (eddy__wait_note): written
+    /* What the task waits on, for eddy_rt_dump (eddy__wait_on): written
        by the task (relaxed atomics: a dump reads them from any thread and
        may see a mix of two waits, never a torn field). */
     const void *_Atomic wait_obj;

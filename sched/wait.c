@@ -50,7 +50,18 @@ int eddy__wait_check(void)
     return 0;
 }
 
-int eddy__wait(uint64_t deadline_ns)
+/* What t is about to wait on, for the dump (three relaxed stores on the
+   task the wait has in hand already). */
+static inline void note(struct eddy__task *t, unsigned kind, const void *obj, int64_t arg)
+{
+    atomic_store_explicit(&t->wait_obj, obj, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&t->wait_kind, (uint8_t)kind, memory_order_relaxed);
+    /* when it began: the worker's cached clock */
+    atomic_store_explicit(&t->wait_since_ms, eddy__clock_ms(), memory_order_relaxed);
+}
+
+int eddy__wait_on(unsigned kind, const void *obj, int64_t arg, uint64_t deadline_ns)
 {
     struct eddy__task *t = eddy__task_current();
     if (t == NULL) {
@@ -73,13 +84,10 @@ int eddy__wait(uint64_t deadline_ns)
     if (eddy__task_cancelled(t) || (dl != UINT64_MAX && eddy__now_ns() >= dl)) {
         /* a wait that ends before it began still spends budget: an aborted
            task retrying it in a loop must not hold its worker for good */
-        atomic_store_explicit(&t->wait_kind, EDDY__WAIT_NONE, memory_order_relaxed);
         spend_budget(eddy__worker_current());
         return eddy__task_cancelled(t) ? -ECANCELED : -ETIMEDOUT;
     }
-    /* for the dump: when this wait began (the worker's cached clock) */
-    atomic_store_explicit(&t->wait_since_ms, eddy__clock_ms(),
-                          memory_order_relaxed);
+    note(t, kind, obj, arg);
     bool armed = false;
     if (dl != UINT64_MAX) {
         t->timer.fire = task_timer_fired;
@@ -97,11 +105,11 @@ int eddy__wait(uint64_t deadline_ns)
     return 0;
 }
 
-void eddy__wait_uncancellable(void)
+void eddy__wait_uncancellable_on(unsigned kind, const void *obj, int64_t arg)
 {
     struct eddy__task *t = eddy__task_current();
     if (t != NULL) {
-        atomic_store_explicit(&t->wait_since_ms, eddy__clock_ms(), memory_order_relaxed);
+        note(t, kind, obj, arg);
         t->vt->suspend(t);
         atomic_store_explicit(&t->wait_kind, EDDY__WAIT_NONE, memory_order_relaxed);
         return;
