@@ -65,6 +65,18 @@ struct run {
         }                                                    \
     } while (0)
 
+/* A frontier on crawl_id of the test's Redis, database 3. */
+static struct frontier *open_frontier(const struct frontier_opts *o, const char *crawl_id,
+                                      int64_t lease_ms, int *err)
+{
+    struct frontier_redis_opts ro = {
+        .host = "127.0.0.1", .port = srv.port, .db = 3, .crawl_id = crawl_id,
+        .lease_ms = lease_ms, .retry_ms = 1000,
+    };
+    char why[256];
+    return frontier_redis_new(o, &ro, why, sizeof why, err);
+}
+
 /* Counts url as handed out; returns how many times it was. */
 static int record(struct run *r, const char *url)
 {
@@ -136,7 +148,7 @@ static void *open_both(struct run *r)
 {
     for (int i = 0; i < 2; i++) {
         int err = 0;
-        r->f[i] = frontier_redis_new(&r->o, "127.0.0.1", srv.port, 3, "test", r->lease_ms, &err);
+        r->f[i] = open_frontier(&r->o, "test", r->lease_ms, &err);
         CHECK(r->f[i] != NULL);
     }
     return NULL;
@@ -309,9 +321,9 @@ static void *lease_root(void *p)
     struct frontier_opts o = r->o; /* a process with other options is refused */
     o.per_host = 2;
     int err = 0;
-    CHECK(frontier_redis_new(&o, "127.0.0.1", srv.port, 3, "test", r->lease_ms, &err) == NULL);
+    CHECK(open_frontier(&o, "test", r->lease_ms, &err) == NULL);
     CHECK(err == -EINVAL);
-    struct frontier *other = frontier_redis_new(&o, "127.0.0.1", srv.port, 3, "other", 0, &err);
+    struct frontier *other = open_frontier(&o, "other", 0, &err);
     CHECK(other != NULL); /* another crawl id: another crawl */
     other->ops->free(other);
     return NULL;

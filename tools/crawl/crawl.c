@@ -33,6 +33,8 @@
 #include "robots.h"
 #include "state.h"
 
+enum { MAX_CRAWL_DELAY_MS = 30000 }; /* a longer robots.txt Crawl-delay is cut */
+
 struct crawl {
     const struct crawl_opts *o;
     struct frontier *f;
@@ -45,6 +47,11 @@ struct crawl {
     uint64_t started_ns;
     uint64_t rng;                /* guarded by: rng_lock */
     pthread_mutex_t rng_lock;
+    /* the Redis frontier is made by the first task: how that went */
+    int setup_rc;
+    bool lost;                   /* Redis was lost mid-crawl: why says how */
+    char *why;
+    size_t why_len;
 };
 
 static int sig_fd = -1;          /* the watcher waits on it */
@@ -334,8 +341,14 @@ static void progress_line(struct crawl *c, long *last_pages, uint64_t *last_ns, 
         *last_pages = s.pages;
         *last_ns = now;
     }
-    fprintf(stderr, "\r\033[K%ld pages  %.0f/s  %ld in flight  %ld queued  %ld hosts  %ld errors",
-            s.pages, *rate, in_flight, queued, hosts, s.errors);
+    long all;
+    if (c->f->ops->crawl_done(c->f, &all)) /* the counts are the whole crawl's */
+        fprintf(stderr, "\r\033[K%ld pages  %.0f/s  %ld errors | crawl %s: %ld done  %ld in "
+                        "flight  %ld queued  %ld hosts",
+                s.pages, *rate, s.errors, c->o->crawl_id, all, in_flight, queued, hosts);
+    else
+        fprintf(stderr, "\r\033[K%ld pages  %.0f/s  %ld in flight  %ld queued  %ld hosts  %ld "
+                        "errors", s.pages, *rate, in_flight, queued, hosts, s.errors);
 }
 
 static void *tick(void *arg)
@@ -367,12 +380,112 @@ static void summary(struct crawl *c)
                     "fetch time p50 %.0f ms, p95 %.0f ms\n",
             s.status_count[2], s.status_count[3], s.status_count[4], s.status_count[5],
             s.status_count[0] + s.status_count[1], s.p50_ms, s.p95_ms);
+    long queued, in_flight, hosts, all;
+    c->f->ops->stats(c->f, &queued, &in_flight, &hosts);
+    if (c->f->ops->failure(c->f) == NULL && c->f->ops->crawl_done(c->f, &all))
+        fprintf(stderr, "eddy-crawl: the whole crawl %s (all its processes): %ld fetches done, "
+                        "%ld in flight, %ld queued\n", c->o->crawl_id, all, in_flight, queued);
+}
+
+/* What processes on one Redis crawl must agree on besides the frontier's
+   own options: (name, value) pairs, NULL-terminated, the lists sorted so
+   that their order on the command line does not matter. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *joined_sorted(char **v, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(v[i]) + 1;
+    char **sorted = malloc(((size_t)n + 1) * sizeof *sorted), *s = malloc(len), *p = s;
+    if (sorted == NULL || s == NULL) {
+        free(sorted);
+        free(s);
+        return NULL;
+    }
+    memcpy(sorted, v, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+    *p = '\0';
+    for (int i = 0; i < n; i++)
+        p += sprintf(p, "%s%s", i > 0 ? " " : "", sorted[i]);
+    free(sorted);
+    return s;
+}
+
+/* Makes the Redis frontier and queues the seeds (every process adds them:
+   a seed found seen was queued by another). From a task. */
+static int open_redis_frontier(struct crawl *c, const struct frontier_opts *fo)
+{
+    const struct crawl_opts *o = c->o;
+    char depth[24], redirects[24];
+    snprintf(depth, sizeof depth, "%d", o->max_depth);
+    snprintf(redirects, sizeof redirects, "%d", o->max_redirects);
+    char *seeds = joined_sorted(o->seeds, o->n_seeds);
+    char *allow = joined_sorted(o->allow, o->n_allow);
+    const char *def[] = {
+        "seed URLs", seeds, "--allow-domain", allow, "--max-depth", depth,
+        "--max-redirects", redirects, NULL, NULL,
+    };
+    struct frontier_redis_opts ro = {
+        .host = o->redis_host, .port = o->redis_port, .db = o->redis_db,
+        .crawl_id = o->crawl_id, .lease_ms = o->lease_ms, .retry_ms = o->redis_retry_ms,
+        .def = def,
+    };
+    int rc = -ENOMEM;
+#ifdef EDDY_CRAWL_REDIS
+    if (seeds != NULL && allow != NULL)
+        c->f = frontier_redis_new(fo, &ro, c->why, c->why_len, &rc);
+#else
+    (void)fo;
+    (void)ro;
+    rc = -ENOTSUP; /* main.c refuses --frontier first */
+#endif
+    free(seeds);
+    free(allow);
+    if (c->f == NULL)
+        return rc;
+    for (int i = 0; i < o->n_seeds; i++) {
+        if ((rc = c->f->ops->add(c->f, o->seeds[i], 0, NULL)) < 0) {
+            const char *lost = c->f->ops->failure(c->f);
+            snprintf(c->why, c->why_len, "%s", lost != NULL ? lost : "cannot queue the seeds");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The Redis frontier's connections are the runtime's: closed in a task. */
+static void close_redis_frontier(struct crawl *c)
+{
+    if (c->o->redis_host != NULL && c->f != NULL) {
+        c->f->ops->free(c->f);
+        c->f = NULL;
+    }
 }
 
 static void *crawl_main(void *arg)
 {
     struct crawl *c = arg;
     eddy_task *watcher = NULL, *ticker = NULL;
+    if (c->f == NULL) {
+        struct frontier_opts fo = {
+            .per_host = c->o->per_host,
+            .delay_ms = c->o->delay_ms,
+            .max_pages = c->o->max_pages,
+            .robots = c->o->robots,
+            .max_crawl_delay_ms = MAX_CRAWL_DELAY_MS,
+            .log_fd = -1,
+            .quiet = c->o->quiet,
+        };
+        if ((c->setup_rc = open_redis_frontier(c, &fo)) < 0) {
+            close_redis_frontier(c);
+            return NULL;
+        }
+        c->started_ns = eddy_now_ns();
+    }
     (void)eddy_spawn(&watcher, watch_signals, c);
     if (c->o->progress)
         (void)eddy_spawn(&ticker, tick, c);
@@ -391,6 +504,14 @@ static void *crawl_main(void *arg)
         eddy_abort(ticker);
         (void)eddy_join(ticker, NULL);
     }
+    if (!c->o->quiet)
+        summary(c);
+    const char *lost = c->f->ops->failure(c->f);
+    if (lost != NULL) {
+        snprintf(c->why, c->why_len, "%s", lost);
+        c->lost = true;
+    }
+    close_redis_frontier(c);
     return NULL;
 }
 
@@ -432,14 +553,14 @@ static char *product_token(const char *ua)
     return t;
 }
 
-int crawl_run(const struct crawl_opts *o, const char **why, int *err)
+int crawl_run(const struct crawl_opts *o, char *why, size_t why_len, int *err)
 {
-    struct crawl c = { .o = o };
-    *why = NULL;
-    int rc = -ENOMEM;
-    bool state_failed = false;
+    struct crawl c = { .o = o, .why = why, .why_len = why_len };
+    const char *what = NULL;
+    int rc = -ENOMEM, kind = CRAWL_FAILED;
     eddy_rt *rt = NULL;
     int log_fd = -1;
+    why[0] = '\0';
     pthread_mutex_init(&c.rng_lock, NULL);
     c.rng = 0x2545f4914f6cdd1du ^ (uint64_t)eddy_now_ns();
     c.token = product_token(o->user_agent);
@@ -448,47 +569,48 @@ int crawl_run(const struct crawl_opts *o, const char **why, int *err)
     if (c.token == NULL || c.fetchers == NULL || sig_fd < 0)
         goto out;
     if (o->state_dir != NULL) {
-        rc = state_open(o, &log_fd, why); /* checks it, trims a torn output line */
+        /* checks it, trims a torn output line; no queue.log with Redis */
+        rc = state_open(o, o->redis_host != NULL ? NULL : &log_fd, &what);
         if (rc < 0) {
-            state_failed = true;
+            kind = CRAWL_STATE_FAILED;
             goto out;
         }
     }
     rc = output_open(&c.out, o->output);
     if (rc < 0) {
-        *why = "cannot open the output";
+        what = "cannot open the output";
         goto out;
     }
-    struct frontier_opts fo = {
-        .per_host = o->per_host,
-        .delay_ms = o->delay_ms,
-        .max_pages = o->max_pages,
-        .robots = o->robots,
-        .max_crawl_delay_ms = 30000,
-        .log_fd = -1, /* not while replaying */
-    };
-    c.f = frontier_mem_new(&fo);
-    if (c.f == NULL || (rc = make_clients(&c)) < 0) {
+    if ((rc = make_clients(&c)) < 0)
+        goto out;
+    if (o->redis_host == NULL) { /* in-process: made here (Redis: by crawl_main) */
+        struct frontier_opts fo = {
+            .per_host = o->per_host,
+            .delay_ms = o->delay_ms,
+            .max_pages = o->max_pages,
+            .robots = o->robots,
+            .max_crawl_delay_ms = MAX_CRAWL_DELAY_MS,
+            .log_fd = -1, /* not while replaying */
+            .quiet = o->quiet,
+        };
         rc = -ENOMEM;
-        goto out;
-    }
-    if (o->state_dir != NULL) {
-        rc = state_replay(o, c.f, why);
-        if (rc < 0) {
-            state_failed = true;
+        if ((c.f = frontier_mem_new(&fo)) == NULL)
+            goto out;
+        if (o->state_dir != NULL && (rc = state_replay(o, c.f, &what)) < 0) {
+            kind = CRAWL_STATE_FAILED;
             goto out;
         }
+        c.f->ops->log_to(c.f, log_fd);
+        for (int i = 0; i < o->n_seeds; i++)
+            if ((rc = c.f->ops->add(c.f, o->seeds[i], 0, NULL)) < 0)
+                goto out;
     }
-    c.f->ops->log_to(c.f, log_fd);
-    for (int i = 0; i < o->n_seeds; i++)
-        if (c.f->ops->add(c.f, o->seeds[i], 0, NULL) < 0)
-            goto out;
     eddy_rt_config cfg;
     eddy_rt_config_init(&cfg);
     cfg.workers = o->workers;
     rc = eddy_rt_new(&rt, &cfg);
     if (rc < 0) {
-        *why = "cannot start the runtime";
+        what = "cannot start the runtime";
         goto out;
     }
     struct sigaction sa;
@@ -500,16 +622,25 @@ int crawl_run(const struct crawl_opts *o, const char **why, int *err)
     c.started_ns = eddy_now_ns();
     rc = eddy_rt_block_on(rt, crawl_main, &c, NULL);
     if (rc < 0) {
-        *why = "the crawl could not run";
+        what = "the crawl could not run";
         goto out;
     }
-    if (!o->quiet)
-        summary(&c);
-    rc = atomic_load(&sig_count) > 0 ? CRAWL_INTERRUPTED : CRAWL_FINISHED;
+    if ((rc = c.setup_rc) < 0) { /* why is set */
+        kind = rc == -EINVAL ? CRAWL_REDEFINED : CRAWL_FRONTIER_LOST;
+        goto out;
+    }
+    if (c.lost) { /* why is set and says how */
+        *err = 0;
+        rc = CRAWL_FRONTIER_LOST;
+    } else {
+        rc = atomic_load(&sig_count) > 0 ? CRAWL_INTERRUPTED : CRAWL_FINISHED;
+    }
 out:
     if (rc < 0) {
         *err = rc;
-        rc = state_failed ? CRAWL_STATE_FAILED : CRAWL_FAILED;
+        if (why[0] == '\0')
+            snprintf(why, why_len, "%s", what != NULL ? what : "the crawl could not run");
+        rc = kind;
     }
     eddy_rt_free(rt);
     if (c.f != NULL)

@@ -33,6 +33,14 @@ struct crawl_opts {
     const char *user_agent;
     unsigned workers;           /* 0: one per CPU */
     const char *state_dir;      /* NULL: not resumable */
+    /* the frontier shared through Redis (--frontier): redis_host NULL for
+       the in-process one */
+    const char *redis_host;
+    int redis_port, redis_db;
+    const char *frontier_url;   /* as given, for messages and --state */
+    const char *crawl_id;
+    int64_t lease_ms;
+    int64_t redis_retry_ms;     /* how long a lost Redis is retried */
     bool quiet;                 /* no progress line, no summary */
     bool progress;              /* stderr is a terminal and not quiet */
 };
@@ -43,10 +51,14 @@ enum {
     CRAWL_INTERRUPTED = 1,  /* Ctrl-C */
     CRAWL_FAILED = 2,       /* could not run: *why and *err say why */
     CRAWL_STATE_FAILED = 3, /* the --state directory is unusable or another crawl's */
+    CRAWL_FRONTIER_LOST = 4, /* Redis unreachable at the start, or lost for good:
+                                the fetches under way were finished and recorded */
+    CRAWL_REDEFINED = 5,    /* the crawl id runs with another definition */
 };
 
-/* Runs the crawl and says how it ended. On a failure *why (static)
-   names the problem and *err is its negative errno. */
-int crawl_run(const struct crawl_opts *o, const char **why, int *err);
+/* Runs the crawl and says how it ended. Unless it finished or was
+   interrupted, why (why_len bytes) names the problem in one line and *err
+   is its negative errno. */
+int crawl_run(const struct crawl_opts *o, char *why, size_t why_len, int *err);
 
 #endif

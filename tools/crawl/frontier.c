@@ -696,6 +696,19 @@ static void mem_stats(struct frontier *f, long *queued, long *in_flight, long *h
     pthread_mutex_unlock(&m->lock);
 }
 
+static bool mem_crawl_done(struct frontier *f, long *done)
+{
+    (void)f;
+    *done = 0;
+    return false; /* this process is the whole crawl */
+}
+
+static const char *mem_failure(struct frontier *f)
+{
+    (void)f;
+    return NULL; /* nothing outside the process to lose */
+}
+
 static void mem_free(struct frontier *f)
 {
     struct mem *m = (struct mem *)f;
@@ -738,6 +751,8 @@ static const struct frontier_ops mem_ops = {
     .mark_done = mem_mark_done,
     .log_to = mem_log_to,
     .stats = mem_stats,
+    .crawl_done = mem_crawl_done,
+    .failure = mem_failure,
     .free = mem_free,
 };
 

@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct robots;
@@ -49,6 +50,7 @@ struct frontier_opts {
     bool robots;             /* fetch and obey robots.txt */
     int64_t max_crawl_delay_ms; /* a longer Crawl-delay is cut to this */
     int log_fd;              /* -1, or where discovered URLs are appended */
+    bool quiet;              /* no warnings on stderr (a store being retried) */
 };
 
 /* The interface a crawl runs against. Every call is thread- and
@@ -81,8 +83,16 @@ struct frontier_ops {
     int (*mark_done)(struct frontier *f, const char *url, bool page);
     /* From now on, appends each new URL add() takes to fd (-1: none). */
     void (*log_to)(struct frontier *f, int fd);
-    /* Counters for the progress line. */
+    /* Counters for the progress line (the whole crawl's where it is
+       shared). */
     void (*stats)(struct frontier *f, long *queued, long *in_flight, long *hosts_active);
+    /* Where other processes share the crawl: true with the URLs all of
+       them have finished (the last known when the frontier cannot be
+       reached). False: this process is the whole crawl. */
+    bool (*crawl_done)(struct frontier *f, long *done);
+    /* Why the frontier stopped handing out entries on its own (its store
+       was lost), or NULL (it did not, or the crawl ended). */
+    const char *(*failure)(struct frontier *f);
     void (*free)(struct frontier *f);
 };
 
@@ -93,15 +103,28 @@ struct frontier {
 /* The in-process frontier. NULL on OOM. */
 struct frontier *frontier_mem_new(const struct frontier_opts *o);
 
-/* A frontier shared by the processes crawling crawl_id through the Redis
-   at host:port, database db (frontier_redis.c; built when EDDY_CRAWL_REDIS
-   is defined). Entries handed out are leased for lease_ms (<= 0: 60 s):
-   one not done by then goes to another process. o->log_fd is not used.
+/* Where the Redis frontier is and what defines its crawl. */
+struct frontier_redis_opts {
+    const char *host;
+    int port, db;
+    const char *crawl_id;
+    int64_t lease_ms;        /* an entry handed out stays leased (<= 0: 60 s) */
+    int64_t retry_ms;        /* a lost Redis is retried this long, then given up */
+    /* more of what processes on the crawl must agree on, NULL-terminated
+       (name, value) pairs, the name as the user knows it ("seed URLs") */
+    const char *const *def;
+};
+
+/* A frontier shared by the processes crawling ro->crawl_id (frontier_redis.c;
+   built when EDDY_CRAWL_REDIS is defined). Entries handed out are leased:
+   one not done in time goes to another process. o->log_fd is not used.
    Must be called from an eddy task. NULL with *err a negative errno on
-   failure (-ECONNREFUSED, -ETIMEDOUT, -EIO for an error Redis returned,
-   -ENOMEM). */
-struct frontier *frontier_redis_new(const struct frontier_opts *o, const char *host, int port,
-                                    int db, const char *crawl_id, int64_t lease_ms, int *err);
+   failure and why (why_len bytes) naming it in one line: -EINVAL the crawl
+   id is defined otherwise by processes on it; -ECONNREFUSED, -ETIMEDOUT,
+   -EIO (an error Redis returned), -ENOMEM. */
+struct frontier *frontier_redis_new(const struct frontier_opts *o,
+                                    const struct frontier_redis_opts *ro, char *why,
+                                    size_t why_len, int *err);
 
 /* True when a redirect of e to target would revisit its chain (the
    start, a hop before, or e itself): both frontiers answer -ELOOP. */

@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +44,20 @@
 #include "redis_eddy.h"
 #include "robots.h"
 
-enum { NCONN = 4, NBUCKETS = 1024, POLL_MS = 20 };
-enum { S_ADD, S_NEXT, S_END, S_RETRY, S_ROBOTS, S_STATS, S_DEF, S_COUNT };
+enum {
+    NCONN = 4,
+    NBUCKETS = 1024,
+    POLL_MS = 20,
+    CMD_TIMEOUT_MS = 10000, /* a reply later than this: the connection is taken as lost */
+    CONNECT_TIMEOUT_MS = 5000,
+    BACKOFF_MIN_MS = 50,    /* between reconnects, doubling */
+    BACKOFF_MAX_MS = 1000,
+};
+enum { S_ADD, S_NEXT, S_END, S_RETRY, S_ROBOTS, S_STATS, S_COUNT };
 
 static const char *const lua_src[S_COUNT] = {
     LUA_COMMON LUA_ADD,   LUA_COMMON LUA_NEXT,   LUA_COMMON LUA_END,  LUA_COMMON LUA_RETRY,
-    LUA_COMMON LUA_ROBOTS, LUA_COMMON LUA_STATS, LUA_COMMON LUA_DEF,
+    LUA_COMMON LUA_ROBOTS, LUA_COMMON LUA_STATS,
 };
 
 struct rentry {
@@ -64,34 +73,210 @@ struct rhost {               /* a host whose robots.txt rules were read */
     struct rhost *next;
 };
 
+struct retired {             /* a lost connection, closed by r_free: a
+                                command may still be leaving it */
+    redis_eddy *c;
+    struct retired *next;
+};
+
 struct rf {
     struct frontier base;
     struct frontier_opts o;
+    char *rhost;             /* Redis's host, port and database */
+    int rport, rdb;
     char *prefix;            /* "ec:ID:" */
     long long lease_ms;
+    int64_t retry_ms;
     char owner[96];
-    redis_eddy *c[NCONN];
+    redis_eddy *c[NCONN];    /* guarded by: lock (a lost one is replaced) */
+    struct retired *retired; /* guarded by: lock */
     _Atomic unsigned rr;
     char sha[S_COUNT][48];
     eddy_mutex *picker;
+    eddy_mutex *reviver;     /* one task at a time reconnects */
     eddy_notify *changed;
     _Atomic bool draining;
-    pthread_mutex_t lock;    /* guards: hosts, rng, the cached stats */
+    bool defined;            /* the definition is in Redis: a Redis without
+                                it has lost the crawl */
+    _Atomic uint64_t outage_ns; /* when Redis went away; 0: it is there */
+    _Atomic int lost;        /* 0, or the error this process gave Redis up on */
+    char lost_why[192];      /* written before lost is set */
+    pthread_mutex_t lock;    /* guards: c, retired, hosts, rng, the cached stats */
     struct rhost *hosts[NBUCKETS];
     uint64_t rng;
-    long st_queued, st_leased, st_hosts;
+    long st_queued, st_leased, st_hosts, st_done;
 };
 
 /* ------------------------------------------------------------- commands */
 
-static redis_eddy *conn(struct rf *f)
-{
-    return f->c[atomic_fetch_add(&f->rr, 1) % NCONN];
-}
-
 static bool noscript(const redisReply *r)
 {
     return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+/* Whether a command's rc says the connection (or Redis) is gone rather
+   than something about the command or the calling task. */
+static bool conn_lost(int rc)
+{
+    return rc < 0 && rc != -ECANCELED && rc != -EINVAL && rc != -ENOMEM && rc != -ENOTSUP;
+}
+
+/* A new connection to Redis, its database selected; once the crawl is
+   defined, also checks that Redis still holds it (-ESTALE: it came back
+   empty) and is done loading it (-EAGAIN). */
+static int dial(struct rf *f, redis_eddy **out)
+{
+    redis_eddy *c;
+    redisReply *r = NULL;
+    int rc = redis_eddy_connect(&c, f->rhost, f->rport, CONNECT_TIMEOUT_MS);
+    if (rc < 0)
+        return rc;
+    rc = redis_eddy_command(c, &r, "SELECT %d", f->rdb);
+    if (rc == 0)
+        rc = r->type == REDIS_REPLY_STATUS ? 0 : r->type == REDIS_REPLY_ERROR &&
+             strncmp(r->str, "LOADING", 7) == 0 ? -EAGAIN : -EIO;
+    freeReplyObject(r);
+    r = NULL;
+    if (rc == 0 && f->defined) {
+        rc = redis_eddy_command(c, &r, "EXISTS %sdef", f->prefix);
+        if (rc == 0)
+            rc = r->type != REDIS_REPLY_INTEGER ? -EAGAIN /* LOADING */
+                 : r->integer == 0              ? -ESTALE
+                                                : 0;
+        freeReplyObject(r);
+    }
+    if (rc < 0) {
+        redis_eddy_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* Gives Redis up: from now on every command fails with rc at once. */
+static void give_up(struct rf *f, int rc, const char *why)
+{
+    snprintf(f->lost_why, sizeof f->lost_why, "%s", why);
+    atomic_store(&f->lost, rc);
+    eddy_notify_all(f->changed); /* the picker stops */
+}
+
+/* Connects slot i again, unless another task has replaced bad there
+   already, retrying with backoff while Redis has been away less than
+   retry_ms. 0: send again; else the error Redis was given up with. */
+static int revive(struct rf *f, unsigned i, redis_eddy *bad, int why)
+{
+    if (eddy_mutex_lock(f->reviver) < 0)
+        return -ECANCELED;
+    int rc = atomic_load(&f->lost);
+    pthread_mutex_lock(&f->lock);
+    bool replaced = f->c[i] != bad;
+    pthread_mutex_unlock(&f->lock);
+    int64_t backoff = BACKOFF_MIN_MS;
+    while (rc == 0 && !replaced) {
+        redis_eddy *nc = NULL;
+        int drc = dial(f, &nc);
+        uint64_t now = eddy_now_ns(), since = atomic_load(&f->outage_ns);
+        if (drc == 0) {
+            struct retired *old = malloc(sizeof *old);
+            pthread_mutex_lock(&f->lock);
+            f->c[i] = nc;
+            if (old != NULL) {
+                old->c = bad;
+                old->next = f->retired;
+                f->retired = old;
+            } /* else leaked: out of memory already */
+            pthread_mutex_unlock(&f->lock);
+            if (since != 0 && !f->o.quiet)
+                fprintf(stderr, "eddy-crawl: the Redis frontier is back after %.1f s\n",
+                        (double)(now - since) / 1e9);
+            atomic_store(&f->outage_ns, 0);
+            break;
+        }
+        if (drc == -ESTALE) {
+            rc = drc;
+            give_up(f, rc, "Redis came back without this crawl's data (restarted without "
+                           "persistence?): stopped taking URLs");
+            break;
+        }
+        if (since == 0) {
+            atomic_store(&f->outage_ns, since = now);
+            if (!f->o.quiet)
+                fprintf(stderr, "eddy-crawl: lost the Redis frontier (%s): reconnecting for up "
+                                "to %lld ms\n", eddy_strerror(why), (long long)f->retry_ms);
+        }
+        if (now - since >= (uint64_t)f->retry_ms * 1000000u) {
+            rc = why;
+            char msg[160];
+            snprintf(msg, sizeof msg, "lost the Redis frontier for %.1f s (%s): stopped taking URLs",
+                     (double)(now - since) / 1e9, eddy_strerror(why));
+            give_up(f, rc, msg);
+            break;
+        }
+        if (eddy_sleep_ms(backoff) < 0) {
+            rc = -ECANCELED;
+            break;
+        }
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    eddy_mutex_unlock(f->reviver);
+    return rc;
+}
+
+/* Sends cmd (Redis's wire format, len bytes) on one of the connections,
+   round-robin, and waits for its reply. A connection that is lost, or
+   silent for CMD_TIMEOUT_MS, is replaced and the command sent again:
+   every script is safe to run twice (a second add finds its URL seen, a
+   second end or retry finds its lease gone, a lease a lost next took
+   expires and returns its entry). Once Redis has stayed away retry_ms,
+   every command fails at once with the error it was lost with. */
+static int send_cmd(struct rf *f, redisReply **out, const char *cmd, size_t len)
+{
+    for (;;) {
+        int rc = atomic_load(&f->lost);
+        if (rc < 0)
+            return rc;
+        unsigned i = atomic_fetch_add(&f->rr, 1) % NCONN;
+        pthread_mutex_lock(&f->lock);
+        redis_eddy *c = f->c[i];
+        pthread_mutex_unlock(&f->lock);
+        if ((rc = eddy_deadline_push(CMD_TIMEOUT_MS)) == 0) {
+            rc = redis_eddy_formatted(c, out, cmd, len);
+            eddy_deadline_pop();
+        }
+        if (!conn_lost(rc))
+            return rc;
+        if ((rc = revive(f, i, c, rc)) < 0)
+            return rc;
+    }
+}
+
+/* send_cmd with the command given as redisCommand's format. */
+static int command(struct rf *f, redisReply **out, const char *fmt, ...)
+{
+    char *cmd;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return -ENOMEM;
+    int rc = send_cmd(f, out, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rc;
+}
+
+/* An error reply of a script: said (it is a bug, not a condition) and
+   turned into -EIO. */
+static int script_failed(struct rf *f, redisReply **r)
+{
+    if ((*r)->type != REDIS_REPLY_ERROR)
+        return 0;
+    if (!f->o.quiet)
+        fprintf(stderr, "eddy-crawl: redis frontier: %s\n", (*r)->str);
+    freeReplyObject(*r);
+    *r = NULL;
+    return -EIO;
 }
 
 /* Runs script s with "prefix per_host robots" then tail's arguments:
@@ -99,22 +284,15 @@ static bool noscript(const redisReply *r)
    rc: 0 with *out a reply that is no error, or a negative errno. */
 #define RUN_SCRIPT(f, s, out, rc, tail, ...)                                              \
     do {                                                                                  \
-        redis_eddy *c_ = conn(f);                                                         \
-        rc = redis_eddy_command(c_, (out), "EVALSHA %s 0 %s %d %d " tail, (f)->sha[s],    \
-                                (f)->prefix, (f)->o.per_host, (int)(f)->o.robots,         \
-                                __VA_ARGS__);                                             \
+        rc = command((f), (out), "EVALSHA %s 0 %s %d %d " tail, (f)->sha[s], (f)->prefix, \
+                     (f)->o.per_host, (int)(f)->o.robots, __VA_ARGS__);                   \
         if (rc == 0 && noscript(*(out))) {                                                \
             freeReplyObject(*(out));                                                      \
-            rc = redis_eddy_command(c_, (out), "EVAL %s 0 %s %d %d " tail, lua_src[s],    \
-                                    (f)->prefix, (f)->o.per_host, (int)(f)->o.robots,     \
-                                    __VA_ARGS__);                                         \
+            rc = command((f), (out), "EVAL %s 0 %s %d %d " tail, lua_src[s], (f)->prefix, \
+                         (f)->o.per_host, (int)(f)->o.robots, __VA_ARGS__);               \
         }                                                                                 \
-        if (rc == 0 && (*(out))->type == REDIS_REPLY_ERROR) {                             \
-            fprintf(stderr, "eddy-crawl: redis frontier: %s\n", (*(out))->str);           \
-            freeReplyObject(*(out));                                                      \
-            *(out) = NULL;                                                                \
-            rc = -EIO;                                                                    \
-        }                                                                                 \
+        if (rc == 0)                                                                      \
+            rc = script_failed((f), (out));                                               \
     } while (0)
 
 /* ------------------------------------------------------------- entries */
@@ -279,7 +457,7 @@ static bool allowed(struct rf *f, struct rentry *re)
     if (known)
         return ok;
     redisReply *r;
-    if (redis_eddy_command(conn(f), &r, "HGET %srobots:%s rules", f->prefix, re->host) < 0)
+    if (command(f, &r, "HGET %srobots:%s rules", f->prefix, re->host) < 0)
         return true;
     struct robots *rules = NULL;
     if (r->type == REDIS_REPLY_STRING)
@@ -390,10 +568,10 @@ static int next_once(struct rf *f, struct rentry **out, int64_t *wait_ms)
 static struct entry *r_next(struct frontier *f_)
 {
     struct rf *f = (struct rf *)f_;
-    if (atomic_load(&f->draining) || eddy_mutex_lock(f->picker) < 0)
+    if (atomic_load(&f->draining) || atomic_load(&f->lost) || eddy_mutex_lock(f->picker) < 0)
         return NULL;
     struct rentry *re = NULL;
-    while (!atomic_load(&f->draining)) {
+    while (!atomic_load(&f->draining) && !atomic_load(&f->lost)) {
         int64_t wait = POLL_MS;
         int rc = next_once(f, &re, &wait);
         if (rc != 0)
@@ -502,22 +680,39 @@ static void r_log_to(struct frontier *f_, int fd)
 static void r_stats(struct frontier *f_, long *queued, long *in_flight, long *hosts_active)
 {
     struct rf *f = (struct rf *)f_;
-    redisReply *r;
-    int rc;
-    RUN_SCRIPT(f, S_STATS, &r, rc, "%s", "-");
+    redisReply *r = NULL;
+    int rc = -EAGAIN;
+    if (atomic_load(&f->outage_ns) == 0) /* not while reconnecting: the last known */
+        RUN_SCRIPT(f, S_STATS, &r, rc, "%s", "-");
     pthread_mutex_lock(&f->lock);
     if (rc == 0) {
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
             f->st_queued = (long)r->element[0]->integer;
             f->st_leased = (long)r->element[1]->integer;
             f->st_hosts = (long)r->element[2]->integer;
+            f->st_done = (long)r->element[3]->integer;
         }
         freeReplyObject(r);
     }
-    *queued = f->st_queued; /* Redis failing: the last known */
+    *queued = f->st_queued;
     *in_flight = f->st_leased;
     *hosts_active = f->st_hosts;
     pthread_mutex_unlock(&f->lock);
+}
+
+static bool r_crawl_done(struct frontier *f_, long *done)
+{
+    struct rf *f = (struct rf *)f_;
+    pthread_mutex_lock(&f->lock);
+    *done = f->st_done; /* as of the last stats */
+    pthread_mutex_unlock(&f->lock);
+    return true;
+}
+
+static const char *r_failure(struct frontier *f_)
+{
+    struct rf *f = (struct rf *)f_;
+    return atomic_load(&f->lost) < 0 ? f->lost_why : NULL;
 }
 
 static void r_free(struct frontier *f_)
@@ -527,6 +722,11 @@ static void r_free(struct frontier *f_)
         return;
     for (int i = 0; i < NCONN; i++)
         redis_eddy_close(f->c[i]);
+    for (struct retired *r = f->retired, *nx; r != NULL; r = nx) {
+        nx = r->next;
+        redis_eddy_close(r->c);
+        free(r);
+    }
     for (size_t i = 0; i < NBUCKETS; i++) {
         for (struct rhost *h = f->hosts[i], *nx; h != NULL; h = nx) {
             nx = h->next;
@@ -536,9 +736,11 @@ static void r_free(struct frontier *f_)
         }
     }
     eddy_mutex_free(f->picker);
+    eddy_mutex_free(f->reviver);
     eddy_notify_free(f->changed);
     pthread_mutex_destroy(&f->lock);
     free(f->prefix);
+    free(f->rhost);
     free(f);
 }
 
@@ -553,83 +755,111 @@ static const struct frontier_ops redis_ops = {
     .mark_done = r_mark_done,
     .log_to = r_log_to,
     .stats = r_stats,
+    .crawl_done = r_crawl_done,
+    .failure = r_failure,
     .free = r_free,
 };
 
-/* A reply that is a status "OK": 0, else a negative errno. */
-static int expect_ok(int rc, redisReply *r)
+/* Checks the crawl's definition against the one in Redis, or writes it
+   when this process is the first (the DEF script): 0, -EINVAL with why
+   naming the first thing that differs, or a command's error. */
+static int define(struct rf *f, const struct frontier_redis_opts *ro, char *why, size_t why_len)
 {
+    enum { MAX_ARGS = 96 };
+    char v[4][32];
+    snprintf(v[0], sizeof v[0], "%d", f->o.per_host);
+    snprintf(v[1], sizeof v[1], "%lld", (long long)f->o.delay_ms);
+    snprintf(v[2], sizeof v[2], "%ld", f->o.max_pages);
+    snprintf(v[3], sizeof v[3], "%lld", f->lease_ms);
+    const char *argv[MAX_ARGS] = {
+        "EVAL", LUA_COMMON LUA_DEF, "0", f->prefix, v[0], f->o.robots ? "1" : "0",
+        "--per-host", v[0], "--delay-ms", v[1], "--max-pages", v[2], "--lease-ms", v[3],
+        "--no-robots", f->o.robots ? "no" : "yes",
+    };
+    int argc = 16;
+    for (int i = 0; ro->def != NULL && ro->def[i] != NULL && ro->def[i + 1] != NULL; i += 2) {
+        if (argc + 2 > MAX_ARGS)
+            return -E2BIG;
+        argv[argc++] = ro->def[i];
+        argv[argc++] = ro->def[i + 1];
+    }
+    char *cmd;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
+    if (len < 0)
+        return -ENOMEM;
+    redisReply *r = NULL;
+    int rc = send_cmd(f, &r, cmd, (size_t)len);
+    redisFreeCommand(cmd);
     if (rc < 0)
         return rc;
-    rc = r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0 ? 0 : -EIO;
-    if (rc < 0)
-        fprintf(stderr, "eddy-crawl: redis frontier: %s\n",
-                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    if (r->type == REDIS_REPLY_STRING && r->len > 0) {
+        snprintf(why, why_len, "crawl '%s' differs from this process in its %s (all processes "
+                 "on a crawl id must agree)", ro->crawl_id, r->str);
+        rc = -EINVAL;
+    } else if (r->type != REDIS_REPLY_STRING) {
+        snprintf(why, why_len, "the Redis frontier's definition: %s",
+                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = -EIO;
+    }
     freeReplyObject(r);
     return rc;
 }
 
-struct frontier *frontier_redis_new(const struct frontier_opts *o, const char *host, int port,
-                                    int db, const char *crawl_id, int64_t lease_ms, int *err)
+struct frontier *frontier_redis_new(const struct frontier_opts *o,
+                                    const struct frontier_redis_opts *ro, char *why,
+                                    size_t why_len, int *err)
 {
     struct rf *f = calloc(1, sizeof *f);
     int rc = -ENOMEM;
+    snprintf(why, why_len, "cannot start the Redis frontier");
     if (f == NULL)
         goto fail;
     f->base.ops = &redis_ops;
     f->o = *o;
     if (f->o.per_host < 1)
         f->o.per_host = 1;
-    f->lease_ms = lease_ms > 0 ? lease_ms : 60000;
+    f->lease_ms = ro->lease_ms > 0 ? ro->lease_ms : 60000;
+    f->retry_ms = ro->retry_ms > 0 ? ro->retry_ms : 0;
+    f->rport = ro->port;
+    f->rdb = ro->db;
     f->rng = 0x9e3779b97f4a7c15u ^ (uint64_t)eddy_now_ns() ^ ((uint64_t)getpid() << 32);
     pthread_mutex_init(&f->lock, NULL);
     char hn[64] = "?";
     (void)gethostname(hn, sizeof hn - 1);
     snprintf(f->owner, sizeof f->owner, "%s:%d:%p", hn, (int)getpid(), (void *)f);
-    size_t n = strlen(crawl_id) + 8;
-    if ((f->prefix = malloc(n)) == NULL)
+    size_t n = strlen(ro->crawl_id) + 8;
+    if ((f->prefix = malloc(n)) == NULL || (f->rhost = strdup(ro->host)) == NULL)
         goto fail;
-    snprintf(f->prefix, n, "ec:%s:", crawl_id);
-    if ((rc = eddy_mutex_new(&f->picker)) < 0 || (rc = eddy_notify_new(&f->changed)) < 0)
+    snprintf(f->prefix, n, "ec:%s:", ro->crawl_id);
+    if ((rc = eddy_mutex_new(&f->picker)) < 0 || (rc = eddy_mutex_new(&f->reviver)) < 0 ||
+        (rc = eddy_notify_new(&f->changed)) < 0)
         goto fail;
     for (int i = 0; i < NCONN; i++) {
-        redisReply *r = NULL;
-        if ((rc = redis_eddy_connect(&f->c[i], host, port, 5000)) < 0)
+        if ((rc = dial(f, &f->c[i])) < 0) {
+            snprintf(why, why_len, "cannot reach the Redis frontier at %s:%d (db %d)", ro->host,
+                     ro->port, ro->db);
             goto fail;
-        rc = redis_eddy_command(f->c[i], &r, "SELECT %d", db);
-        if ((rc = expect_ok(rc, r)) < 0)
-            goto fail;
+        }
     }
     for (int s = 0; s < S_COUNT; s++) {
         redisReply *r;
-        if ((rc = redis_eddy_command(f->c[0], &r, "SCRIPT LOAD %s", lua_src[s])) < 0)
+        if ((rc = command(f, &r, "SCRIPT LOAD %s", lua_src[s])) < 0)
             goto fail;
         bool ok = r->type == REDIS_REPLY_STRING && r->len < sizeof f->sha[s];
         if (ok)
             memcpy(f->sha[s], r->str, r->len + 1);
         else
-            fprintf(stderr, "eddy-crawl: redis frontier: script %d: %s\n", s,
-                    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            snprintf(why, why_len, "the Redis frontier's script %d: %s", s,
+                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         freeReplyObject(r);
         if (!ok) {
             rc = -EIO;
             goto fail;
         }
     }
-    redisReply *r;
-    RUN_SCRIPT(f, S_DEF, &r, rc, "per-host %d delay-ms %lld max-pages %ld robots %d lease-ms %lld",
-               f->o.per_host, (long long)f->o.delay_ms, f->o.max_pages, (int)f->o.robots,
-               f->lease_ms);
-    if (rc < 0)
+    if ((rc = define(f, ro, why, why_len)) < 0)
         goto fail;
-    if (r->type == REDIS_REPLY_STRING && r->len > 0) {
-        fprintf(stderr, "eddy-crawl: crawl %s runs with another --%s%s\n", crawl_id,
-                strcmp(r->str, "robots") == 0 ? "no-" : "", r->str);
-        rc = -EINVAL;
-    }
-    freeReplyObject(r);
-    if (rc < 0)
-        goto fail;
+    f->defined = true;
     return &f->base;
 fail:
     *err = rc;

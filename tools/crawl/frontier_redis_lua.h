@@ -233,9 +233,9 @@
 "return ''\n"
 
 /* stats: the whole crawl's {queued (with retries waiting), leased, hosts
-   with a fetch under way}, read in one step so that they agree. */
+   with a fetch under way, done}, read in one step so that they agree. */
 #define LUA_STATS \
-"local c = redis.call('HMGET', C, 'queued', 'leased', 'hosts')\n" \
-"return {num(c[1]) + redis.call('ZCARD', P .. 'delayed'), num(c[2]), num(c[3])}\n"
+"local c = redis.call('HMGET', C, 'queued', 'leased', 'hosts', 'done')\n" \
+"return {num(c[1]) + redis.call('ZCARD', P .. 'delayed'), num(c[2]), num(c[3]), num(c[4])}\n"
 
 #endif

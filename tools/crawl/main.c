@@ -30,6 +30,8 @@ enum {
     EXIT_BAD_HOST = 4,    /* a seed host that does not resolve */
     EXIT_OUTPUT = 5,      /* the output cannot be written */
     EXIT_STATE = 6,       /* the --state directory is unusable or another crawl's */
+    EXIT_FRONTIER = 7,    /* Redis unreachable at the start, or lost mid-crawl */
+    EXIT_REDEFINED = 8,   /* the crawl id runs with other options */
     EXIT_INTERRUPTED = 130,
 };
 
@@ -64,6 +66,17 @@ static void usage(FILE *to)
 "  -w, --workers N            worker threads (0: one per CPU) [0]\n"
 "      --state DIR            resumable: restart with the same DIR and --output\n"
 "                             after a crash or kill and nothing is fetched twice\n"
+"      --frontier redis://HOST[:PORT][/DB]\n"
+"                             share the crawl with other eddy-crawl processes\n"
+"                             (any machine) through this Redis\n"
+"      --crawl-id NAME        which crawl on it (needed with --frontier); every\n"
+"                             process on it gives the same seeds, --allow-domain,\n"
+"                             --per-host, --delay-ms, --max-depth, --max-pages,\n"
+"                             --max-redirects, --no-robots and --lease-ms\n"
+"      --lease-ms N           a URL taken stays this process's this long, then goes\n"
+"                             to another (more than --timeout-ms) [60000]\n"
+"      --redis-retry-ms N     how long a lost Redis is retried before this process\n"
+"                             finishes what it holds and stops [30000]\n"
 "  -q, --quiet                no progress line, no summary\n"
 "  -h, --help                 this text\n"
 "  -V, --version              versions\n"
@@ -71,7 +84,9 @@ static void usage(FILE *to)
 "Exit status: 0 the crawl ran to its end (404s and failed fetches are results,\n"
 "in the output), 130 interrupted (Ctrl-C: the first finishes the fetches under\n"
 "way, the second aborts them), 1 it could not run, 2 bad usage, 3 bad seed URL,\n"
-"4 seed host not found, 5 output not writable, 6 bad --state directory.\n");
+"4 seed host not found, 5 output not writable, 6 bad --state directory,\n"
+"7 Redis unreachable or lost (the output is whole), 8 the crawl id runs with\n"
+"other options.\n");
 }
 
 static int fail(int status, const char *fmt, const char *arg)
@@ -92,6 +107,50 @@ static bool number(const char *s, long long min, long long max, long long *out)
         return false;
     *out = v;
     return true;
+}
+
+/* Splits --frontier redis://HOST[:PORT][/DB] with libcurl's URL parser
+   into o (the host malloc'ed, without an IPv6 literal's brackets). */
+static bool parse_frontier(const char *url, struct crawl_opts *o)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    long long db = 0, pn = 6379;
+    bool ok = u != NULL &&
+              curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              strcmp(scheme, "redis") == 0 &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host[0] != '\0';
+    if (ok && curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+        ok = number(port, 1, 65535, &pn);
+    if (ok && curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") != 0 &&
+        path[0] != '\0')
+        ok = number(path + 1, 0, 100000, &db);
+    char *q = NULL;
+    if (ok && curl_url_get(u, CURLUPART_QUERY, &q, 0) == CURLUE_OK)
+        ok = false; /* nothing else is understood: say so rather than ignore it */
+    curl_free(q);
+    if (ok) {
+        size_t n = strlen(host);
+        bool v6 = n > 2 && host[0] == '[';
+        o->redis_host = v6 ? strndup(host + 1, n - 2) : strdup(host);
+        o->redis_port = (int)pn;
+        o->redis_db = (int)db;
+        ok = o->redis_host != NULL;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+static bool crawl_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 100 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 static bool host_resolves(const char *url)
@@ -117,7 +176,7 @@ int main(int argc, char **argv)
 {
     enum { O_PER_HOST = 256, O_DELAY, O_MAX_PAGES, O_MAX_DEPTH, O_ALLOW, O_TIMEOUT, O_CTIMEOUT,
            O_RETRIES, O_RETRY_BASE, O_MAX_RA, O_MAX_BODY, O_MAX_REDIRECTS, O_NO_ROBOTS, O_UA,
-           O_STATE };
+           O_STATE, O_FRONTIER, O_CRAWL_ID, O_LEASE, O_REDIS_RETRY };
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
         { "concurrency", required_argument, NULL, 'c' },
@@ -137,6 +196,10 @@ int main(int argc, char **argv)
         { "user-agent", required_argument, NULL, O_UA },
         { "workers", required_argument, NULL, 'w' },
         { "state", required_argument, NULL, O_STATE },
+        { "frontier", required_argument, NULL, O_FRONTIER },
+        { "crawl-id", required_argument, NULL, O_CRAWL_ID },
+        { "lease-ms", required_argument, NULL, O_LEASE },
+        { "redis-retry-ms", required_argument, NULL, O_REDIS_RETRY },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -157,6 +220,8 @@ int main(int argc, char **argv)
         .max_redirects = 10,
         .robots = true,
         .user_agent = DEFAULT_UA,
+        .lease_ms = 60000,
+        .redis_retry_ms = 30000,
     };
     char **allow = calloc((size_t)argc, sizeof *allow);
     char **seeds = calloc((size_t)argc, sizeof *seeds);
@@ -198,6 +263,17 @@ int main(int argc, char **argv)
         case O_UA: if (optarg[0] && !strpbrk(optarg, "\r\n")) o.user_agent = optarg; else bad = "--user-agent"; break;
         case 'w': if (number(optarg, 0, 1024, &v)) o.workers = (unsigned)v; else bad = "--workers"; break;
         case O_STATE: o.state_dir = optarg; break;
+        case O_FRONTIER:
+            free((char *)o.redis_host);
+            o.redis_host = NULL;
+            if (parse_frontier(optarg, &o))
+                o.frontier_url = optarg;
+            else
+                bad = "--frontier (redis://HOST[:PORT][/DB])";
+            break;
+        case O_CRAWL_ID: if (crawl_id_ok(optarg)) o.crawl_id = optarg; else bad = "--crawl-id (1-100 of A-Z a-z 0-9 . _ -)"; break;
+        case O_LEASE: if (number(optarg, 1, 86400000, &v)) o.lease_ms = v; else bad = "--lease-ms"; break;
+        case O_REDIS_RETRY: if (number(optarg, 0, 86400000, &v)) o.redis_retry_ms = v; else bad = "--redis-retry-ms"; break;
         case 'q': o.quiet = true; break;
         case 'h': usage(stdout); goto out;
         case 'V':
@@ -223,6 +299,28 @@ int main(int argc, char **argv)
     if (optind >= argc) {
         fprintf(stderr, "eddy-crawl: no URL to start from (usage: eddy-crawl [options] URL...; "
                         "see --help)\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+#ifndef EDDY_CRAWL_REDIS
+    if (o.redis_host != NULL) {
+        status = fail(EXIT_USAGE, "%s", "--frontier: this eddy-crawl was built without hiredis "
+                                        "(apt-get install libhiredis-dev, then build again)");
+        goto out;
+    }
+#endif
+    if (o.redis_host != NULL && o.crawl_id == NULL) {
+        status = fail(EXIT_USAGE, "%s", "--frontier needs --crawl-id NAME (the crawl on it)");
+        goto out;
+    }
+    if (o.redis_host == NULL && o.crawl_id != NULL) {
+        status = fail(EXIT_USAGE, "%s", "--crawl-id goes with --frontier redis://HOST[:PORT][/DB]");
+        goto out;
+    }
+    if (o.redis_host != NULL && o.lease_ms <= o.timeout_ms) {
+        fprintf(stderr, "eddy-crawl: --lease-ms (%lld) must be more than --timeout-ms (%lld): a "
+                        "fetch outliving its lease would be handed to another process too\n",
+                (long long)o.lease_ms, (long long)o.timeout_ms);
         status = EXIT_USAGE;
         goto out;
     }
@@ -267,15 +365,22 @@ int main(int argc, char **argv)
         close(fd);
     }
     o.progress = !o.quiet && isatty(STDERR_FILENO);
-    const char *why = NULL;
+    char why[512];
     int err = 0;
-    int rc = crawl_run(&o, &why, &err);
-    if (rc == CRAWL_FAILED || rc == CRAWL_STATE_FAILED) {
-        fprintf(stderr, "eddy-crawl: %s (%s)\n", why != NULL ? why : "the crawl could not run",
-                eddy_strerror(err));
+    int rc = crawl_run(&o, why, sizeof why, &err);
+    switch (rc) {
+    case CRAWL_FINISHED: status = EXIT_DONE; break;
+    case CRAWL_INTERRUPTED: status = EXIT_INTERRUPTED; break;
+    case CRAWL_REDEFINED: status = fail(EXIT_REDEFINED, "%s", why); break;
+    case CRAWL_FRONTIER_LOST: /* err 0: lost mid-crawl, why says how */
+        fprintf(stderr, "eddy-crawl: %s%s%s%s\n", why, err ? " (" : "",
+                err ? eddy_strerror(err) : "", err ? ")" : "");
+        status = EXIT_FRONTIER;
+        break;
+    default:
+        fprintf(stderr, "eddy-crawl: %s (%s)\n", why, eddy_strerror(err));
         status = rc == CRAWL_STATE_FAILED ? EXIT_STATE : EXIT_FAILED;
-    } else {
-        status = rc == CRAWL_INTERRUPTED ? EXIT_INTERRUPTED : EXIT_DONE;
+        break;
     }
 out:
     for (int i = 0; seeds != NULL && i < o.n_seeds; i++)
@@ -284,6 +389,7 @@ out:
         free(allow[i]);
     free(seeds);
     free(allow);
+    free((char *)o.redis_host);
     curl_global_cleanup();
     return status;
 }

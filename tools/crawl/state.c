@@ -45,7 +45,7 @@ static int trim_torn_line(const char *path)
 /* What defines the crawl, one "key value" a line. */
 static char *conf_text(const struct crawl_opts *o)
 {
-    size_t n = 512;
+    size_t n = 1100; /* the fixed lines, the frontier's (cut at 500) */
     for (int i = 0; i < o->n_seeds; i++)
         n += strlen(o->seeds[i]) + 8;
     for (int i = 0; i < o->n_allow; i++)
@@ -60,6 +60,8 @@ static char *conf_text(const struct crawl_opts *o)
         p += sprintf(p, "allow-domain %s\n", o->allow[i]);
     p += sprintf(p, "max-depth %d\nmax-pages %ld\nrobots %s\nmax-redirects %d\n", o->max_depth,
                  o->max_pages, o->robots ? "on" : "off", o->max_redirects);
+    if (o->redis_host != NULL) /* the crawl lives there: this dir is its part */
+        p += sprintf(p, "frontier %.400s\ncrawl-id %.100s\n", o->frontier_url, o->crawl_id);
     return t;
 }
 
@@ -108,10 +110,14 @@ int state_open(const struct crawl_opts *o, int *log_fd, const char **why)
             goto out;
         }
     }
-    if ((rc = trim_torn_line(o->output)) < 0 || (rc = trim_torn_line(log_path)) < 0) {
+    if ((rc = trim_torn_line(o->output)) < 0 ||
+        (log_fd != NULL && (rc = trim_torn_line(log_path)) < 0)) {
         *why = "cannot repair the output or queue.log";
         goto out;
     }
+    rc = 0;
+    if (log_fd == NULL)
+        goto out; /* the shared frontier keeps what is queued */
     *log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (*log_fd < 0) {
         rc = -errno;

@@ -54,6 +54,7 @@
 
 #include <eddy.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -484,8 +485,19 @@ int redis_eddy_vcommand(redis_eddy *c, redisReply **out, const char *fmt, va_lis
     int len = redisvFormatCommand(&cmd, fmt, ap);
     if (len < 0)
         return -EINVAL; /* a bad format (or out of memory) */
+    int rc = redis_eddy_formatted(c, out, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rc;
+}
+
+int redis_eddy_formatted(redis_eddy *c, redisReply **out, const char *cmd, size_t len)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (c == NULL || out == NULL || cmd == NULL || len == 0 || len > INT_MAX)
+        return -EINVAL;
     struct request *q = NULL;
-    int rc = check_command(cmd, len);
+    int rc = check_command(cmd, (int)len);
     if (rc == 0 && (q = calloc(1, sizeof *q)) == NULL)
         rc = -ENOMEM;
     if (rc == 0)
@@ -494,13 +506,12 @@ int redis_eddy_vcommand(redis_eddy *c, redisReply **out, const char *fmt, va_lis
         pthread_mutex_lock(&c->mu);
         if (c->ac == NULL)
             rc = c->err;
-        else if (redisAsyncFormattedCommand(c->ac, on_reply, q, cmd, (size_t)len) != REDIS_OK)
+        else if (redisAsyncFormattedCommand(c->ac, on_reply, q, cmd, len) != REDIS_OK)
             rc = -EIO;
         else
             c->users++; /* the pump may now call on_reply */
         pthread_mutex_unlock(&c->mu);
     }
-    redisFreeCommand(cmd);
     if (rc < 0) {
         if (q != NULL)
             eddy_notify_free(q->done_n);

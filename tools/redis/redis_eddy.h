@@ -70,6 +70,14 @@ int redis_eddy_command(redis_eddy *c, redisReply **out, const char *fmt, ...);
 int redis_eddy_vcommand(redis_eddy *c, redisReply **out, const char *fmt, va_list ap);
 
 /**
+ * redis_eddy_command for a command already in Redis's wire format (RESP),
+ * as redisFormatCommand makes it: len bytes at cmd, which stay the
+ * caller's. For a caller that sends one command again (say, on another
+ * connection after this one was lost) without formatting it again.
+ */
+int redis_eddy_formatted(redis_eddy *c, redisReply **out, const char *cmd, size_t len);
+
+/**
  * Closes the connection: commands still waiting fail with -ECONNABORTED,
  * and close waits for them to return before it frees c. Starting a command
  * once close has begun is a use after free. NULL: no-op.
