@@ -227,9 +227,16 @@ static void follow_links(struct crawl *c, const struct entry *e, const eddy_http
     char **links = NULL;
     bool nofollow = false;
     int n = links_extract(r->body, r->body_len, e->url, &links, &nofollow);
-    for (int i = 0; i < n; i++)
-        if (allowed(c, links[i]))
-            (void)c->f->ops->add(c->f, links[i], e->depth + 1, e->url);
+    int keep = 0; /* the allowed ones, moved to the front, queued at once */
+    for (int i = 0; i < n; i++) {
+        if (allowed(c, links[i])) {
+            char *t = links[keep];
+            links[keep++] = links[i];
+            links[i] = t;
+        }
+    }
+    if (keep > 0)
+        (void)c->f->ops->add_links(c->f, links, keep, e->depth + 1, e->url);
     if (n > 0)
         links_free(links, n);
 }

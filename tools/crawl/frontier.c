@@ -427,6 +427,19 @@ static int mem_add(struct frontier *f, const char *url, int depth, const char *p
     return rc;
 }
 
+static int mem_add_links(struct frontier *f, char *const *urls, int n, int depth,
+                         const char *parent)
+{
+    int added = 0;
+    for (int i = 0; i < n; i++) {
+        int rc = mem_add(f, urls[i], depth, parent);
+        if (rc < 0)
+            return rc;
+        added += rc;
+    }
+    return added;
+}
+
 static bool budget_spent(const struct mem *m)
 {
     return m->o.max_pages > 0 && m->pages_started >= m->o.max_pages;
@@ -742,6 +755,7 @@ static void mem_free(struct frontier *f)
 
 static const struct frontier_ops mem_ops = {
     .add = mem_add,
+    .add_links = mem_add_links,
     .next = mem_next,
     .done = mem_done,
     .retry = mem_retry,

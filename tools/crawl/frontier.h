@@ -59,6 +59,10 @@ struct frontier_ops {
     /* url (normalised) found at depth from parent (NULL: a seed). 1 when
        new, 0 when seen before, -ENOMEM. */
     int (*add)(struct frontier *f, const char *url, int depth, const char *parent);
+    /* add() for the n links of one page (normalised), at once: how many
+       were new, or -ENOMEM (or the store's error: some may be queued). */
+    int (*add_links)(struct frontier *f, char *const *urls, int n, int depth,
+                     const char *parent);
     /* The next entry to fetch: waits until one is due (politeness,
        retries) and returns NULL when the crawl is over or drained. */
     struct entry *(*next)(struct frontier *f);

@@ -2,13 +2,20 @@
  * tools/crawl/frontier_redis.c: a frontier shared by many processes
  * through Redis (docs/crawl.md, "Many processes on one frontier"). The
  * state lives in Redis under "ec:ID:" and every step that could hand an
- * entry out twice or exceed a host's slots is one Lua script
- * (frontier_redis_lua.h: the keys, and the race each script closes).
- * This side keeps only: a few connections (commands of many fetchers
- * pipelined on them, round-robin), a picker lock and a wake-up so that one
- * fetcher per process polls while nothing is due (at most every 20 ms;
- * local done/add calls wake it sooner), and each host's parsed robots.txt
- * rules, read once from Redis.
+ * entry out twice or exceed a host's slots is one Lua script (lua/: one
+ * file each, the keys, and the race each script closes). This side keeps:
+ *  - a few connections that outlive a Redis restart (redis_pool.h);
+ *  - a picker lock, so that one fetcher per process asks for as many
+ *    entries as fetchers are waiting, in one call, and polls while
+ *    nothing is due (at most every 20 ms; local changes wake it sooner);
+ *  - an outbox: the links of finished pages and the ends of their leases
+ *    wait there for one flusher task, which sends all that accumulated
+ *    in one call while the previous call was under way (a group commit:
+ *    a page costs a fraction of a round trip, not one per link). A
+ *    page's links go before its end, in order, so a process killed in
+ *    between loses nothing: the lease expires, the page is fetched again
+ *    and its links found again;
+ *  - each host's parsed robots.txt rules, read once from Redis.
  *
  * An entry travels as one string of 8 fields separated by '\t':
  *     KIND \t depth \t retries \t hops \t parent \t url \t first_url \t chain
@@ -20,12 +27,12 @@
  * Lease: next leases an entry for lease_ms (Redis's clock). A lease not
  * ended in time is reclaimed by the next call to next of any process: its
  * entry goes back to the front of its host's queue. done, retry and hop on
- * a lease that is gone change no count (the entry was re-queued).
- * The crawl's definition ("def") holds this side's options (per_host,
- * delay, page budget, robots, lease): a process joining with others is
- * refused. Seeds, domains and depth are the command line's to add.
- * Not yet: mark_done (-ENOTSUP), retrying commands when Redis is lost (a
- * failed command ends this process's next).
+ * a lease that is gone change no count (the entry was re-queued). Every
+ * script is safe to run twice, so a command whose reply was lost with its
+ * connection is sent again (redis_pool.h).
+ * The crawl's definition ("def") holds the options every process must
+ * share: a process joining with others is refused. mark_done is not
+ * needed (-ENOTSUP): Redis is the record of what is done.
  */
 #include "frontier.h"
 
@@ -38,31 +45,32 @@
 #include <unistd.h>
 
 #include <eddy.h>
+#include <hiredis/hiredis.h>
 
 #include "frontier_redis_lua.h"
 #include "links.h"
-#include "redis_eddy.h"
+#include "redis_pool.h"
 #include "robots.h"
 
 enum {
-    NCONN = 4,
     NBUCKETS = 1024,
     POLL_MS = 20,
-    CMD_TIMEOUT_MS = 10000, /* a reply later than this: the connection is taken as lost */
-    CONNECT_TIMEOUT_MS = 5000,
-    BACKOFF_MIN_MS = 50,    /* between reconnects, doubling */
-    BACKOFF_MAX_MS = 1000,
+    MAX_BATCH = 16,        /* entries leased by one call of next */
+    OUTBOX_MAX_ARGS = 8192, /* past this many link arguments a finisher flushes itself */
+    OUTBOX_MAX_ENDS = 1024,
 };
-enum { S_ADD, S_NEXT, S_END, S_RETRY, S_ROBOTS, S_STATS, S_COUNT };
+enum { S_ADD, S_FLUSH, S_NEXT, S_END, S_RETRY, S_ROBOTS, S_STATS, S_GIVEBACK, S_COUNT };
 
 static const char *const lua_src[S_COUNT] = {
-    LUA_COMMON LUA_ADD,   LUA_COMMON LUA_NEXT,   LUA_COMMON LUA_END,  LUA_COMMON LUA_RETRY,
-    LUA_COMMON LUA_ROBOTS, LUA_COMMON LUA_STATS,
+    LUA_COMMON LUA_ADD,    LUA_COMMON LUA_FLUSH,  LUA_COMMON LUA_NEXT,
+    LUA_COMMON LUA_END,    LUA_COMMON LUA_RETRY,  LUA_COMMON LUA_ROBOTS,
+    LUA_COMMON LUA_STATS,  LUA_COMMON LUA_GIVEBACK,
 };
 
 struct rentry {
     struct entry e;          /* first: the caller's pointer */
     long long lease;         /* 0: none (a blocked entry's lease is ended) */
+    struct rentry *ready_next;
     char *host;              /* "scheme://host[:port]" */
     char *buf;               /* the fields, split in place */
 };
@@ -73,35 +81,34 @@ struct rhost {               /* a host whose robots.txt rules were read */
     struct rhost *next;
 };
 
-struct retired {             /* a lost connection, closed by r_free: a
-                                command may still be leaving it */
-    redis_eddy *c;
-    struct retired *next;
+/* What finished fetchers left for the flusher: FLUSH's arguments. */
+struct outbox {
+    char **args;             /* per page: depth, parent, k, then k URLs */
+    int nargs, cap_args, groups;
+    long long *ends;         /* lease ids done, after the links */
+    int nends, cap_ends;
 };
 
 struct rf {
     struct frontier base;
     struct frontier_opts o;
-    char *rhost;             /* Redis's host, port and database */
-    int rport, rdb;
+    struct redis_pool *pool;
     char *prefix;            /* "ec:ID:" */
     long long lease_ms;
-    int64_t retry_ms;
     char owner[96];
-    redis_eddy *c[NCONN];    /* guarded by: lock (a lost one is replaced) */
-    struct retired *retired; /* guarded by: lock */
-    _Atomic unsigned rr;
     char sha[S_COUNT][48];
     eddy_mutex *picker;
-    eddy_mutex *reviver;     /* one task at a time reconnects */
+    struct rentry *ready;    /* guarded by: lock; leased for the waiting fetchers */
+    _Atomic int waiting;     /* fetchers in next */
     eddy_notify *changed;
     _Atomic bool draining;
-    bool defined;            /* the definition is in Redis: a Redis without
-                                it has lost the crawl */
-    _Atomic uint64_t outage_ns; /* when Redis went away; 0: it is there */
-    _Atomic int lost;        /* 0, or the error this process gave Redis up on */
-    char lost_why[192];      /* written before lost is set */
-    pthread_mutex_t lock;    /* guards: c, retired, hosts, rng, the cached stats */
+    bool defined;            /* the definition is in Redis */
+    struct outbox out;       /* guarded by: lock */
+    bool stopping;           /* guarded by: lock; the flusher ends when empty */
+    eddy_mutex *flushing;    /* one flush at a time, in order */
+    eddy_notify *to_flush;
+    eddy_task *flusher;
+    pthread_mutex_t lock;    /* guards: ready, out, hosts, rng, the cached stats */
     struct rhost *hosts[NBUCKETS];
     uint64_t rng;
     long st_queued, st_leased, st_hosts, st_done;
@@ -114,154 +121,16 @@ static bool noscript(const redisReply *r)
     return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
-/* Whether a command's rc says the connection (or Redis) is gone rather
-   than something about the command or the calling task. */
-static bool conn_lost(int rc)
-{
-    return rc < 0 && rc != -ECANCELED && rc != -EINVAL && rc != -ENOMEM && rc != -ENOTSUP;
-}
-
-/* A new connection to Redis, its database selected; once the crawl is
-   defined, also checks that Redis still holds it (-ESTALE: it came back
-   empty) and is done loading it (-EAGAIN). */
-static int dial(struct rf *f, redis_eddy **out)
-{
-    redis_eddy *c;
-    redisReply *r = NULL;
-    int rc = redis_eddy_connect(&c, f->rhost, f->rport, CONNECT_TIMEOUT_MS);
-    if (rc < 0)
-        return rc;
-    rc = redis_eddy_command(c, &r, "SELECT %d", f->rdb);
-    if (rc == 0)
-        rc = r->type == REDIS_REPLY_STATUS ? 0 : r->type == REDIS_REPLY_ERROR &&
-             strncmp(r->str, "LOADING", 7) == 0 ? -EAGAIN : -EIO;
-    freeReplyObject(r);
-    r = NULL;
-    if (rc == 0 && f->defined) {
-        rc = redis_eddy_command(c, &r, "EXISTS %sdef", f->prefix);
-        if (rc == 0)
-            rc = r->type != REDIS_REPLY_INTEGER ? -EAGAIN /* LOADING */
-                 : r->integer == 0              ? -ESTALE
-                                                : 0;
-        freeReplyObject(r);
-    }
-    if (rc < 0) {
-        redis_eddy_close(c);
-        return rc;
-    }
-    *out = c;
-    return 0;
-}
-
-/* Gives Redis up: from now on every command fails with rc at once. */
-static void give_up(struct rf *f, int rc, const char *why)
-{
-    snprintf(f->lost_why, sizeof f->lost_why, "%s", why);
-    atomic_store(&f->lost, rc);
-    eddy_notify_all(f->changed); /* the picker stops */
-}
-
-/* Connects slot i again, unless another task has replaced bad there
-   already, retrying with backoff while Redis has been away less than
-   retry_ms. 0: send again; else the error Redis was given up with. */
-static int revive(struct rf *f, unsigned i, redis_eddy *bad, int why)
-{
-    if (eddy_mutex_lock(f->reviver) < 0)
-        return -ECANCELED;
-    int rc = atomic_load(&f->lost);
-    pthread_mutex_lock(&f->lock);
-    bool replaced = f->c[i] != bad;
-    pthread_mutex_unlock(&f->lock);
-    int64_t backoff = BACKOFF_MIN_MS;
-    while (rc == 0 && !replaced) {
-        redis_eddy *nc = NULL;
-        int drc = dial(f, &nc);
-        uint64_t now = eddy_now_ns(), since = atomic_load(&f->outage_ns);
-        if (drc == 0) {
-            struct retired *old = malloc(sizeof *old);
-            pthread_mutex_lock(&f->lock);
-            f->c[i] = nc;
-            if (old != NULL) {
-                old->c = bad;
-                old->next = f->retired;
-                f->retired = old;
-            } /* else leaked: out of memory already */
-            pthread_mutex_unlock(&f->lock);
-            if (since != 0 && !f->o.quiet)
-                fprintf(stderr, "eddy-crawl: the Redis frontier is back after %.1f s\n",
-                        (double)(now - since) / 1e9);
-            atomic_store(&f->outage_ns, 0);
-            break;
-        }
-        if (drc == -ESTALE) {
-            rc = drc;
-            give_up(f, rc, "Redis came back without this crawl's data (restarted without "
-                           "persistence?): stopped taking URLs");
-            break;
-        }
-        if (since == 0) {
-            atomic_store(&f->outage_ns, since = now);
-            if (!f->o.quiet)
-                fprintf(stderr, "eddy-crawl: lost the Redis frontier (%s): reconnecting for up "
-                                "to %lld ms\n", eddy_strerror(why), (long long)f->retry_ms);
-        }
-        if (now - since >= (uint64_t)f->retry_ms * 1000000u) {
-            rc = why;
-            char msg[160];
-            snprintf(msg, sizeof msg, "lost the Redis frontier for %.1f s (%s): stopped taking URLs",
-                     (double)(now - since) / 1e9, eddy_strerror(why));
-            give_up(f, rc, msg);
-            break;
-        }
-        if (eddy_sleep_ms(backoff) < 0) {
-            rc = -ECANCELED;
-            break;
-        }
-        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-    }
-    eddy_mutex_unlock(f->reviver);
-    return rc;
-}
-
-/* Sends cmd (Redis's wire format, len bytes) on one of the connections,
-   round-robin, and waits for its reply. A connection that is lost, or
-   silent for CMD_TIMEOUT_MS, is replaced and the command sent again:
-   every script is safe to run twice (a second add finds its URL seen, a
-   second end or retry finds its lease gone, a lease a lost next took
-   expires and returns its entry). Once Redis has stayed away retry_ms,
-   every command fails at once with the error it was lost with. */
-static int send_cmd(struct rf *f, redisReply **out, const char *cmd, size_t len)
-{
-    for (;;) {
-        int rc = atomic_load(&f->lost);
-        if (rc < 0)
-            return rc;
-        unsigned i = atomic_fetch_add(&f->rr, 1) % NCONN;
-        pthread_mutex_lock(&f->lock);
-        redis_eddy *c = f->c[i];
-        pthread_mutex_unlock(&f->lock);
-        if ((rc = eddy_deadline_push(CMD_TIMEOUT_MS)) == 0) {
-            rc = redis_eddy_formatted(c, out, cmd, len);
-            eddy_deadline_pop();
-        }
-        if (!conn_lost(rc))
-            return rc;
-        if ((rc = revive(f, i, c, rc)) < 0)
-            return rc;
-    }
-}
-
-/* send_cmd with the command given as redisCommand's format. */
 static int command(struct rf *f, redisReply **out, const char *fmt, ...)
 {
-    char *cmd;
     va_list ap;
     va_start(ap, fmt);
+    char *cmd;
     int len = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
     if (len < 0)
         return -ENOMEM;
-    int rc = send_cmd(f, out, cmd, (size_t)len);
+    int rc = redis_pool_send(f->pool, out, cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }
@@ -294,6 +163,48 @@ static int script_failed(struct rf *f, redisReply **r)
         if (rc == 0)                                                                      \
             rc = script_failed((f), (out));                                               \
     } while (0)
+
+/* The arguments every script starts with: EVALSHA sha 0 prefix per_host
+   robots (filled by run_script_argv). */
+enum { HEAD = 6 };
+
+/* RUN_SCRIPT for arguments given as a vector: argv[HEAD..argc) (lens
+   NULL: strings), argv[0..HEAD) left for this to fill. */
+static int run_script_argv(struct rf *f, int s, int argc, const char **argv, size_t *lens,
+                           redisReply **out)
+{
+    char ph[16];
+    snprintf(ph, sizeof ph, "%d", f->o.per_host);
+    argv[0] = "EVALSHA";
+    argv[1] = f->sha[s];
+    argv[2] = "0";
+    argv[3] = f->prefix;
+    argv[4] = ph;
+    argv[5] = f->o.robots ? "1" : "0";
+    if (lens != NULL)
+        for (int i = 0; i < HEAD; i++)
+            lens[i] = strlen(argv[i]);
+    int rc = 0;
+    for (int round = 0; round < 2; round++) {
+        char *cmd;
+        int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+        if (len < 0)
+            return -ENOMEM;
+        rc = redis_pool_send(f->pool, out, cmd, (size_t)len);
+        redisFreeCommand(cmd);
+        if (rc < 0 || !noscript(*out))
+            break;
+        freeReplyObject(*out); /* Redis lost the script: EVAL it */
+        *out = NULL;
+        argv[0] = "EVAL";
+        argv[1] = lua_src[s];
+        if (lens != NULL) {
+            lens[0] = 4;
+            lens[1] = strlen(lua_src[s]);
+        }
+    }
+    return rc == 0 ? script_failed(f, out) : rc;
+}
 
 /* ------------------------------------------------------------- entries */
 
@@ -500,6 +411,153 @@ static int r_add(struct frontier *f_, const char *url, int depth, const char *pa
     return add_entry(f, url, host, s, false);
 }
 
+/* ---------------------------------------------------------------- outbox */
+
+static int outbox_reserve(struct outbox *o, int args, int ends)
+{
+    if (o->nargs + args > o->cap_args) {
+        int cap = o->cap_args ? o->cap_args : 256;
+        while (cap < o->nargs + args)
+            cap *= 2;
+        char **a = realloc(o->args, (size_t)cap * sizeof *a);
+        if (a == NULL)
+            return -ENOMEM;
+        o->args = a;
+        o->cap_args = cap;
+    }
+    if (o->nends + ends > o->cap_ends) {
+        int cap = o->cap_ends ? o->cap_ends * 2 : 64;
+        long long *e = realloc(o->ends, (size_t)cap * sizeof *e);
+        if (e == NULL)
+            return -ENOMEM;
+        o->ends = e;
+        o->cap_ends = cap;
+    }
+    return 0;
+}
+
+static void outbox_clear(struct outbox *o)
+{
+    for (int i = 0; i < o->nargs; i++)
+        free(o->args[i]);
+    free(o->args);
+    free(o->ends);
+    memset(o, 0, sizeof *o);
+}
+
+/* Sends what is in the outbox (the FLUSH script), in order with the
+   flushes before: links first, then ends. A flush that fails (Redis given
+   up) is dropped: its leases expire and their pages go to other processes. */
+static void flush_now(struct rf *f)
+{
+    if (eddy_mutex_lock(f->flushing) < 0)
+        return;
+    pthread_mutex_lock(&f->lock);
+    struct outbox o = f->out;
+    memset(&f->out, 0, sizeof f->out);
+    pthread_mutex_unlock(&f->lock);
+    if (o.groups > 0 || o.nends > 0) {
+        const char **argv = malloc(((size_t)HEAD + 1 + (size_t)o.nargs + (size_t)o.nends) *
+                                   sizeof *argv);
+        char *ids = malloc((size_t)o.nends * 24 + 1), *p = ids;
+        char g[16];
+        if (argv != NULL && ids != NULL) {
+            int argc = HEAD;
+            snprintf(g, sizeof g, "%d", o.groups);
+            argv[argc++] = g;
+            for (int i = 0; i < o.nargs; i++)
+                argv[argc++] = o.args[i];
+            for (int i = 0; i < o.nends; i++) {
+                argv[argc++] = p;
+                p += sprintf(p, "%lld", o.ends[i]) + 1;
+            }
+            redisReply *r = NULL;
+            if (run_script_argv(f, S_FLUSH, argc, argv, NULL, &r) == 0) {
+                if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+                    eddy_notify_one(f->changed);
+                freeReplyObject(r);
+            }
+        }
+        free(argv);
+        free(ids);
+        eddy_notify_one(f->changed); /* slots are free */
+    }
+    eddy_mutex_unlock(f->flushing);
+    outbox_clear(&o);
+}
+
+/* The flusher task: sends the outbox whenever it holds something; ends
+   once stopping and empty. */
+static void *flusher(void *arg)
+{
+    struct rf *f = arg;
+    for (;;) {
+        pthread_mutex_lock(&f->lock);
+        bool empty = f->out.groups == 0 && f->out.nends == 0, stop = f->stopping;
+        pthread_mutex_unlock(&f->lock);
+        if (!empty)
+            flush_now(f);
+        else if (stop || eddy_notify_wait(f->to_flush, -1) < 0)
+            break;
+    }
+    return NULL;
+}
+
+/* After adding to the outbox (lock held by the caller, released here):
+   wakes the flusher, or flushes from here when the outbox is full (the
+   fetchers then wait for Redis rather than pile up memory). */
+static void outbox_added(struct rf *f)
+{
+    bool full = f->out.nargs > OUTBOX_MAX_ARGS || f->out.nends > OUTBOX_MAX_ENDS;
+    pthread_mutex_unlock(&f->lock);
+    if (full)
+        flush_now(f);
+    else
+        eddy_notify_one(f->to_flush);
+}
+
+static char *int_str(int v)
+{
+    char *s = malloc(16);
+    if (s != NULL)
+        snprintf(s, 16, "%d", v);
+    return s;
+}
+
+static int r_add_links(struct frontier *f_, char *const *urls, int n, int depth,
+                       const char *parent)
+{
+    struct rf *f = (struct rf *)f_;
+    if (n <= 0)
+        return 0;
+    char **a = calloc((size_t)(3 + n), sizeof *a);
+    if (a == NULL)
+        return -ENOMEM;
+    int k = 0;
+    if ((a[k++] = int_str(depth)) == NULL || (a[k++] = strdup(parent ? parent : "")) == NULL ||
+        (a[k++] = int_str(n)) == NULL)
+        goto oom;
+    for (int i = 0; i < n; i++) /* each URL's host is cut from it by the script */
+        if ((a[k++] = strdup(urls[i])) == NULL)
+            goto oom;
+    pthread_mutex_lock(&f->lock);
+    if (outbox_reserve(&f->out, k, 0) < 0) {
+        pthread_mutex_unlock(&f->lock);
+        goto oom;
+    }
+    memcpy(f->out.args + f->out.nargs, a, (size_t)k * sizeof *a);
+    f->out.nargs += k;
+    f->out.groups++;
+    free(a);
+    outbox_added(f);
+    return n; /* queued for the flusher: how many were new is Redis's to say */
+oom:
+    for (int i = 0; i < 3 + n; i++)
+        free(a[i]);
+    free(a);
+    return -ENOMEM;
+}
+
 static double jitter(struct rf *f)
 {
     pthread_mutex_lock(&f->lock);
@@ -524,16 +582,55 @@ static void end_lease(struct rf *f, struct rentry *re, bool blocked)
     re->lease = 0;
 }
 
-/* One call of the next script: 1 with *out, 0 with *wait_ms, -1 over
-   (or Redis failing). */
-static int next_once(struct rf *f, struct rentry **out, int64_t *wait_ms)
+/* Leased by the picker for the fetchers waiting behind it: taken first. */
+static struct rentry *pop_ready(struct rf *f)
+{
+    pthread_mutex_lock(&f->lock);
+    struct rentry *re = f->ready;
+    if (re != NULL)
+        f->ready = re->ready_next;
+    pthread_mutex_unlock(&f->lock);
+    return re;
+}
+
+/* Entry i of a next reply (lease, entry, host, robots state from
+   element 1 + 4i) onto the ready list; one robots.txt forbids is marked
+   blocked and its lease ended (recorded, not fetched: no slot). */
+static void take_leased(struct rf *f, const redisReply *r, size_t i)
+{
+    const redisReply *id = r->element[1 + 4 * i], *e = r->element[2 + 4 * i],
+                     *h = r->element[3 + 4 * i], *st = r->element[4 + 4 * i];
+    if (id->type != REDIS_REPLY_INTEGER || e->type != REDIS_REPLY_STRING ||
+        h->type != REDIS_REPLY_STRING || st->type != REDIS_REPLY_STRING)
+        return;
+    struct rentry *re = entry_parse(e->str, e->len, id->integer, h->str);
+    if (re == NULL) { /* OOM or garbage: given up, as done */
+        struct rentry tmp = { .lease = id->integer };
+        end_lease(f, &tmp, false);
+        return;
+    }
+    if (f->o.robots && !re->e.is_robots && st->str[0] == 'R' && !allowed(f, re)) {
+        end_lease(f, re, true);
+        re->e.blocked = true;
+    }
+    pthread_mutex_lock(&f->lock);
+    struct rentry **tail = &f->ready; /* in the order leased */
+    while (*tail != NULL)
+        tail = &(*tail)->ready_next;
+    *tail = re;
+    pthread_mutex_unlock(&f->lock);
+}
+
+/* One call of the next script for up to want entries, put on the ready
+   list: how many (> 0), 0 with *wait_ms, -1 over (or Redis given up). */
+static int next_batch(struct rf *f, int want, int64_t *wait_ms)
 {
     char jit[32];
     snprintf(jit, sizeof jit, "%.4f", jitter(f));
     redisReply *r;
     int rc;
-    RUN_SCRIPT(f, S_NEXT, &r, rc, "%ld %lld %lld %s %s", f->o.max_pages, f->lease_ms,
-               (long long)f->o.delay_ms, jit, f->owner);
+    RUN_SCRIPT(f, S_NEXT, &r, rc, "%ld %lld %lld %s %s %d", f->o.max_pages, f->lease_ms,
+               (long long)f->o.delay_ms, jit, f->owner, want);
     if (rc < 0)
         return -1;
     int res = -1;
@@ -543,56 +640,90 @@ static int next_once(struct rf *f, struct rentry **out, int64_t *wait_ms)
         if (code == 0 && r->elements == 2) {
             *wait_ms = r->element[1]->integer;
             res = 0;
-        } else if (code == 1 && r->elements == 5) {
-            const redisReply *e = r->element[2], *h = r->element[3], *st = r->element[4];
-            struct rentry *re = entry_parse(e->str, e->len, r->element[1]->integer, h->str);
-            if (re == NULL) { /* OOM or garbage: given up, as done */
-                struct rentry tmp = { .lease = r->element[1]->integer };
-                end_lease(f, &tmp, false);
-                res = 0;
-                *wait_ms = 0;
-            } else {
-                if (f->o.robots && !re->e.is_robots && st->str[0] == 'R' && !allowed(f, re)) {
-                    end_lease(f, re, true); /* recorded, not fetched: no slot */
-                    re->e.blocked = true;
-                }
-                *out = re;
-                res = 1;
-            }
+        } else if (code == 1 && r->elements >= 5 && (r->elements - 1) % 4 == 0) {
+            size_t n = (r->elements - 1) / 4;
+            for (size_t i = 0; i < n; i++)
+                take_leased(f, r, i);
+            res = (int)n;
+            *wait_ms = 0;
         }
     }
     freeReplyObject(r);
     return res;
 }
 
+/* Gives the entries leased but not handed out back to the frontier. */
+static void give_back(struct rf *f)
+{
+    enum { MAX = 64 };
+    const char *argv[HEAD + MAX];
+    char ids[MAX][24];
+    struct rentry *re;
+    int n = 0;
+    while (n < MAX && (re = pop_ready(f)) != NULL) {
+        if (re->lease > 0 && redis_pool_lost(f->pool) == NULL) {
+            snprintf(ids[n], sizeof ids[n], "%lld", re->lease);
+            argv[HEAD + n] = ids[n];
+            n++;
+        }
+        entry_free(&re->e);
+    }
+    redisReply *r = NULL;
+    if (n > 0 && run_script_argv(f, S_GIVEBACK, HEAD + n, argv, NULL, &r) == 0)
+        freeReplyObject(r);
+}
+
+/* Fetchers wait behind one picker; it asks for as many entries as there
+   are fetchers waiting (at most MAX_BATCH) in one call, and those behind
+   it take the extra ones without a call of their own. */
 static struct entry *r_next(struct frontier *f_)
 {
     struct rf *f = (struct rf *)f_;
-    if (atomic_load(&f->draining) || atomic_load(&f->lost) || eddy_mutex_lock(f->picker) < 0)
+    if (atomic_load(&f->draining) || redis_pool_lost(f->pool) != NULL)
         return NULL;
-    struct rentry *re = NULL;
-    while (!atomic_load(&f->draining) && !atomic_load(&f->lost)) {
-        int64_t wait = POLL_MS;
-        int rc = next_once(f, &re, &wait);
-        if (rc != 0)
-            break;
-        if (wait > POLL_MS)
-            wait = POLL_MS; /* other processes' changes wake nobody here */
-        if (wait > 0 && eddy_notify_wait(f->changed, wait) == -ECANCELED)
-            break;
+    atomic_fetch_add(&f->waiting, 1);
+    struct rentry *re = pop_ready(f);
+    if (re == NULL && eddy_mutex_lock(f->picker) == 0) {
+        while (!atomic_load(&f->draining) && redis_pool_lost(f->pool) == NULL &&
+               (re = pop_ready(f)) == NULL) {
+            int want = atomic_load(&f->waiting);
+            int64_t wait = POLL_MS;
+            int rc = next_batch(f, want < 1 ? 1 : want > MAX_BATCH ? MAX_BATCH : want, &wait);
+            if (rc < 0)
+                break;
+            if (rc > 0)
+                continue;
+            if (wait > POLL_MS)
+                wait = POLL_MS; /* other processes' changes wake nobody here */
+            if (wait > 0 && eddy_notify_wait(f->changed, wait) == -ECANCELED)
+                break;
+        }
+        eddy_mutex_unlock(f->picker);
     }
-    eddy_mutex_unlock(f->picker);
-    if (re == NULL)
+    atomic_fetch_sub(&f->waiting, 1);
+    if (re == NULL) {
+        if (atomic_load(&f->draining))
+            give_back(f);
         eddy_notify_one(f->changed); /* the next picker sees the end too */
+    }
     return re ? &re->e : NULL; /* taken before a drain: the caller's, as in memory */
 }
 
 static void r_done(struct frontier *f_, struct entry *e)
 {
     struct rf *f = (struct rf *)f_;
-    end_lease(f, (struct rentry *)e, false);
+    struct rentry *re = (struct rentry *)e;
+    if (re->lease > 0) {
+        pthread_mutex_lock(&f->lock);
+        if (outbox_reserve(&f->out, 0, 1) == 0) {
+            f->out.ends[f->out.nends++] = re->lease;
+            outbox_added(f);
+        } else {
+            pthread_mutex_unlock(&f->lock);
+            end_lease(f, re, false); /* no memory to defer it */
+        }
+    }
     entry_free(e);
-    eddy_notify_one(f->changed);
 }
 
 static void r_retry(struct frontier *f_, struct entry *e, uint64_t at_ns)
@@ -682,8 +813,10 @@ static void r_stats(struct frontier *f_, long *queued, long *in_flight, long *ho
     struct rf *f = (struct rf *)f_;
     redisReply *r = NULL;
     int rc = -EAGAIN;
-    if (atomic_load(&f->outage_ns) == 0) /* not while reconnecting: the last known */
+    if (!redis_pool_away(f->pool)) { /* not while reconnecting: the last known */
+        flush_now(f); /* this process's finished work counted */
         RUN_SCRIPT(f, S_STATS, &r, rc, "%s", "-");
+    }
     pthread_mutex_lock(&f->lock);
     if (rc == 0) {
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
@@ -712,7 +845,21 @@ static bool r_crawl_done(struct frontier *f_, long *done)
 static const char *r_failure(struct frontier *f_)
 {
     struct rf *f = (struct rf *)f_;
-    return atomic_load(&f->lost) < 0 ? f->lost_why : NULL;
+    return redis_pool_lost(f->pool);
+}
+
+/* Stops the flusher after it sent everything (from a task). */
+static void stop_flusher(struct rf *f)
+{
+    if (f->flusher == NULL)
+        return;
+    pthread_mutex_lock(&f->lock);
+    f->stopping = true;
+    pthread_mutex_unlock(&f->lock);
+    eddy_notify_one(f->to_flush);
+    (void)eddy_join(f->flusher, NULL);
+    f->flusher = NULL;
+    flush_now(f); /* what a finisher added after */
 }
 
 static void r_free(struct frontier *f_)
@@ -720,13 +867,11 @@ static void r_free(struct frontier *f_)
     struct rf *f = (struct rf *)f_;
     if (f == NULL)
         return;
-    for (int i = 0; i < NCONN; i++)
-        redis_eddy_close(f->c[i]);
-    for (struct retired *r = f->retired, *nx; r != NULL; r = nx) {
-        nx = r->next;
-        redis_eddy_close(r->c);
-        free(r);
-    }
+    stop_flusher(f);
+    if (f->defined)
+        give_back(f);
+    redis_pool_free(f->pool);
+    outbox_clear(&f->out);
     for (size_t i = 0; i < NBUCKETS; i++) {
         for (struct rhost *h = f->hosts[i], *nx; h != NULL; h = nx) {
             nx = h->next;
@@ -736,16 +881,17 @@ static void r_free(struct frontier *f_)
         }
     }
     eddy_mutex_free(f->picker);
-    eddy_mutex_free(f->reviver);
+    eddy_mutex_free(f->flushing);
     eddy_notify_free(f->changed);
+    eddy_notify_free(f->to_flush);
     pthread_mutex_destroy(&f->lock);
     free(f->prefix);
-    free(f->rhost);
     free(f);
 }
 
 static const struct frontier_ops redis_ops = {
     .add = r_add,
+    .add_links = r_add_links,
     .next = r_next,
     .done = r_done,
     .retry = r_retry,
@@ -788,7 +934,7 @@ static int define(struct rf *f, const struct frontier_redis_opts *ro, char *why,
     if (len < 0)
         return -ENOMEM;
     redisReply *r = NULL;
-    int rc = send_cmd(f, &r, cmd, (size_t)len);
+    int rc = redis_pool_send(f->pool, &r, cmd, (size_t)len);
     redisFreeCommand(cmd);
     if (rc < 0)
         return rc;
@@ -819,27 +965,26 @@ struct frontier *frontier_redis_new(const struct frontier_opts *o,
     if (f->o.per_host < 1)
         f->o.per_host = 1;
     f->lease_ms = ro->lease_ms > 0 ? ro->lease_ms : 60000;
-    f->retry_ms = ro->retry_ms > 0 ? ro->retry_ms : 0;
-    f->rport = ro->port;
-    f->rdb = ro->db;
     f->rng = 0x9e3779b97f4a7c15u ^ (uint64_t)eddy_now_ns() ^ ((uint64_t)getpid() << 32);
     pthread_mutex_init(&f->lock, NULL);
     char hn[64] = "?";
     (void)gethostname(hn, sizeof hn - 1);
     snprintf(f->owner, sizeof f->owner, "%s:%d:%p", hn, (int)getpid(), (void *)f);
-    size_t n = strlen(ro->crawl_id) + 8;
-    if ((f->prefix = malloc(n)) == NULL || (f->rhost = strdup(ro->host)) == NULL)
+    if (asprintf(&f->prefix, "ec:%s:", ro->crawl_id) < 0) {
+        f->prefix = NULL;
         goto fail;
-    snprintf(f->prefix, n, "ec:%s:", ro->crawl_id);
-    if ((rc = eddy_mutex_new(&f->picker)) < 0 || (rc = eddy_mutex_new(&f->reviver)) < 0 ||
-        (rc = eddy_notify_new(&f->changed)) < 0)
+    }
+    if ((rc = eddy_mutex_new(&f->picker)) < 0 || (rc = eddy_mutex_new(&f->flushing)) < 0 ||
+        (rc = eddy_notify_new(&f->changed)) < 0 || (rc = eddy_notify_new(&f->to_flush)) < 0)
         goto fail;
-    for (int i = 0; i < NCONN; i++) {
-        if ((rc = dial(f, &f->c[i])) < 0) {
-            snprintf(why, why_len, "cannot reach the Redis frontier at %s:%d (db %d)", ro->host,
-                     ro->port, ro->db);
-            goto fail;
-        }
+    struct redis_pool_opts po = {
+        .host = ro->host, .port = ro->port, .db = ro->db, .retry_ms = ro->retry_ms,
+        .quiet = o->quiet, .on_lost = f->changed,
+    };
+    if ((rc = redis_pool_new(&f->pool, &po)) < 0) {
+        snprintf(why, why_len, "cannot reach the Redis frontier at %s:%d (db %d)", ro->host,
+                 ro->port, ro->db);
+        goto fail;
     }
     for (int s = 0; s < S_COUNT; s++) {
         redisReply *r;
@@ -859,7 +1004,16 @@ struct frontier *frontier_redis_new(const struct frontier_opts *o,
     }
     if ((rc = define(f, ro, why, why_len)) < 0)
         goto fail;
+    char key[160];
+    snprintf(key, sizeof key, "%sdef", f->prefix);
+    if ((rc = redis_pool_require(f->pool, key)) < 0)
+        goto fail;
     f->defined = true;
+    eddy_spawn_opts so;
+    eddy_spawn_opts_init(&so);
+    so.name = "redis frontier flusher";
+    if ((rc = eddy_spawn_ex(&f->flusher, flusher, f, &so)) < 0)
+        goto fail;
     return &f->base;
 fail:
     *err = rc;
