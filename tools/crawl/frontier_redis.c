@@ -34,11 +34,10 @@
  * share: a process joining with others is refused. mark_done is not
  * needed (-ENOTSUP): Redis is the record of what is done.
  */
-#include "frontier.h"
+#include "frontier_redis_int.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,164 +46,9 @@
 #include <eddy.h>
 #include <hiredis/hiredis.h>
 
-#include "frontier_redis_lua.h"
 #include "links.h"
 #include "redis_pool.h"
 #include "robots.h"
-
-enum {
-    NBUCKETS = 1024,
-    POLL_MS = 20,
-    MAX_BATCH = 16,        /* entries leased by one call of next */
-    OUTBOX_MAX_ARGS = 8192, /* past this many link arguments a finisher flushes itself */
-    OUTBOX_MAX_ENDS = 1024,
-};
-enum { S_ADD, S_FLUSH, S_NEXT, S_END, S_RETRY, S_ROBOTS, S_STATS, S_GIVEBACK, S_COUNT };
-
-static const char *const lua_src[S_COUNT] = {
-    LUA_COMMON LUA_ADD,    LUA_COMMON LUA_FLUSH,  LUA_COMMON LUA_NEXT,
-    LUA_COMMON LUA_END,    LUA_COMMON LUA_RETRY,  LUA_COMMON LUA_ROBOTS,
-    LUA_COMMON LUA_STATS,  LUA_COMMON LUA_GIVEBACK,
-};
-
-struct rentry {
-    struct entry e;          /* first: the caller's pointer */
-    long long lease;         /* 0: none (a blocked entry's lease is ended) */
-    struct rentry *ready_next;
-    char *host;              /* "scheme://host[:port]" */
-    char *buf;               /* the fields, split in place */
-};
-
-struct rhost {               /* a host whose robots.txt rules were read */
-    char *key;
-    struct robots *rules;    /* NULL: allow all */
-    struct rhost *next;
-};
-
-/* What finished fetchers left for the flusher: FLUSH's arguments. */
-struct outbox {
-    char **args;             /* per page: depth, parent, k, then k URLs */
-    int nargs, cap_args, groups;
-    long long *ends;         /* lease ids done, after the links */
-    int nends, cap_ends;
-};
-
-struct rf {
-    struct frontier base;
-    struct frontier_opts o;
-    struct redis_pool *pool;
-    char *prefix;            /* "ec:ID:" */
-    long long lease_ms;
-    char owner[96];
-    char sha[S_COUNT][48];
-    eddy_mutex *picker;
-    struct rentry *ready;    /* guarded by: lock; leased for the waiting fetchers */
-    _Atomic int waiting;     /* fetchers in next */
-    eddy_notify *changed;
-    _Atomic bool draining;
-    bool defined;            /* the definition is in Redis */
-    struct outbox out;       /* guarded by: lock */
-    bool stopping;           /* guarded by: lock; the flusher ends when empty */
-    eddy_mutex *flushing;    /* one flush at a time, in order */
-    eddy_notify *to_flush;
-    eddy_task *flusher;
-    pthread_mutex_t lock;    /* guards: ready, out, hosts, rng, the cached stats */
-    struct rhost *hosts[NBUCKETS];
-    uint64_t rng;
-    long st_queued, st_leased, st_hosts, st_done;
-};
-
-/* ------------------------------------------------------------- commands */
-
-static bool noscript(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
-}
-
-static int command(struct rf *f, redisReply **out, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *cmd;
-    int len = redisvFormatCommand(&cmd, fmt, ap);
-    va_end(ap);
-    if (len < 0)
-        return -ENOMEM;
-    int rc = redis_pool_send(f->pool, out, cmd, (size_t)len);
-    redisFreeCommand(cmd);
-    return rc;
-}
-
-/* An error reply of a script: said (it is a bug, not a condition) and
-   turned into -EIO. */
-static int script_failed(struct rf *f, redisReply **r)
-{
-    if ((*r)->type != REDIS_REPLY_ERROR)
-        return 0;
-    if (!f->o.quiet)
-        fprintf(stderr, "eddy-crawl: redis frontier: %s\n", (*r)->str);
-    freeReplyObject(*r);
-    *r = NULL;
-    return -EIO;
-}
-
-/* Runs script s with "prefix per_host robots" then tail's arguments:
-   EVALSHA, and EVAL when Redis lost the script (a restart, SCRIPT FLUSH).
-   rc: 0 with *out a reply that is no error, or a negative errno. */
-#define RUN_SCRIPT(f, s, out, rc, tail, ...)                                              \
-    do {                                                                                  \
-        rc = command((f), (out), "EVALSHA %s 0 %s %d %d " tail, (f)->sha[s], (f)->prefix, \
-                     (f)->o.per_host, (int)(f)->o.robots, __VA_ARGS__);                   \
-        if (rc == 0 && noscript(*(out))) {                                                \
-            freeReplyObject(*(out));                                                      \
-            rc = command((f), (out), "EVAL %s 0 %s %d %d " tail, lua_src[s], (f)->prefix, \
-                         (f)->o.per_host, (int)(f)->o.robots, __VA_ARGS__);               \
-        }                                                                                 \
-        if (rc == 0)                                                                      \
-            rc = script_failed((f), (out));                                               \
-    } while (0)
-
-/* The arguments every script starts with: EVALSHA sha 0 prefix per_host
-   robots (filled by run_script_argv). */
-enum { HEAD = 6 };
-
-/* RUN_SCRIPT for arguments given as a vector: argv[HEAD..argc) (lens
-   NULL: strings), argv[0..HEAD) left for this to fill. */
-static int run_script_argv(struct rf *f, int s, int argc, const char **argv, size_t *lens,
-                           redisReply **out)
-{
-    char ph[16];
-    snprintf(ph, sizeof ph, "%d", f->o.per_host);
-    argv[0] = "EVALSHA";
-    argv[1] = f->sha[s];
-    argv[2] = "0";
-    argv[3] = f->prefix;
-    argv[4] = ph;
-    argv[5] = f->o.robots ? "1" : "0";
-    if (lens != NULL)
-        for (int i = 0; i < HEAD; i++)
-            lens[i] = strlen(argv[i]);
-    int rc = 0;
-    for (int round = 0; round < 2; round++) {
-        char *cmd;
-        int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-        if (len < 0)
-            return -ENOMEM;
-        rc = redis_pool_send(f->pool, out, cmd, (size_t)len);
-        redisFreeCommand(cmd);
-        if (rc < 0 || !noscript(*out))
-            break;
-        freeReplyObject(*out); /* Redis lost the script: EVAL it */
-        *out = NULL;
-        argv[0] = "EVAL";
-        argv[1] = lua_src[s];
-        if (lens != NULL) {
-            lens[0] = 4;
-            lens[1] = strlen(lua_src[s]);
-        }
-    }
-    return rc == 0 ? script_failed(f, out) : rc;
-}
 
 /* ------------------------------------------------------------- entries */
 
@@ -368,7 +212,7 @@ static bool allowed(struct rf *f, struct rentry *re)
     if (known)
         return ok;
     redisReply *r;
-    if (command(f, &r, "HGET %srobots:%s rules", f->prefix, re->host) < 0)
+    if (fr_command(f, &r, "HGET %srobots:%s rules", f->prefix, re->host) < 0)
         return true;
     struct robots *rules = NULL;
     if (r->type == REDIS_REPLY_STRING)
@@ -411,111 +255,6 @@ static int r_add(struct frontier *f_, const char *url, int depth, const char *pa
     return add_entry(f, url, host, s, false);
 }
 
-/* ---------------------------------------------------------------- outbox */
-
-static int outbox_reserve(struct outbox *o, int args, int ends)
-{
-    if (o->nargs + args > o->cap_args) {
-        int cap = o->cap_args ? o->cap_args : 256;
-        while (cap < o->nargs + args)
-            cap *= 2;
-        char **a = realloc(o->args, (size_t)cap * sizeof *a);
-        if (a == NULL)
-            return -ENOMEM;
-        o->args = a;
-        o->cap_args = cap;
-    }
-    if (o->nends + ends > o->cap_ends) {
-        int cap = o->cap_ends ? o->cap_ends * 2 : 64;
-        long long *e = realloc(o->ends, (size_t)cap * sizeof *e);
-        if (e == NULL)
-            return -ENOMEM;
-        o->ends = e;
-        o->cap_ends = cap;
-    }
-    return 0;
-}
-
-static void outbox_clear(struct outbox *o)
-{
-    for (int i = 0; i < o->nargs; i++)
-        free(o->args[i]);
-    free(o->args);
-    free(o->ends);
-    memset(o, 0, sizeof *o);
-}
-
-/* Sends what is in the outbox (the FLUSH script), in order with the
-   flushes before: links first, then ends. A flush that fails (Redis given
-   up) is dropped: its leases expire and their pages go to other processes. */
-static void flush_now(struct rf *f)
-{
-    if (eddy_mutex_lock(f->flushing) < 0)
-        return;
-    pthread_mutex_lock(&f->lock);
-    struct outbox o = f->out;
-    memset(&f->out, 0, sizeof f->out);
-    pthread_mutex_unlock(&f->lock);
-    if (o.groups > 0 || o.nends > 0) {
-        const char **argv = malloc(((size_t)HEAD + 1 + (size_t)o.nargs + (size_t)o.nends) *
-                                   sizeof *argv);
-        char *ids = malloc((size_t)o.nends * 24 + 1), *p = ids;
-        char g[16];
-        if (argv != NULL && ids != NULL) {
-            int argc = HEAD;
-            snprintf(g, sizeof g, "%d", o.groups);
-            argv[argc++] = g;
-            for (int i = 0; i < o.nargs; i++)
-                argv[argc++] = o.args[i];
-            for (int i = 0; i < o.nends; i++) {
-                argv[argc++] = p;
-                p += sprintf(p, "%lld", o.ends[i]) + 1;
-            }
-            redisReply *r = NULL;
-            if (run_script_argv(f, S_FLUSH, argc, argv, NULL, &r) == 0) {
-                if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-                    eddy_notify_one(f->changed);
-                freeReplyObject(r);
-            }
-        }
-        free(argv);
-        free(ids);
-        eddy_notify_one(f->changed); /* slots are free */
-    }
-    eddy_mutex_unlock(f->flushing);
-    outbox_clear(&o);
-}
-
-/* The flusher task: sends the outbox whenever it holds something; ends
-   once stopping and empty. */
-static void *flusher(void *arg)
-{
-    struct rf *f = arg;
-    for (;;) {
-        pthread_mutex_lock(&f->lock);
-        bool empty = f->out.groups == 0 && f->out.nends == 0, stop = f->stopping;
-        pthread_mutex_unlock(&f->lock);
-        if (!empty)
-            flush_now(f);
-        else if (stop || eddy_notify_wait(f->to_flush, -1) < 0)
-            break;
-    }
-    return NULL;
-}
-
-/* After adding to the outbox (lock held by the caller, released here):
-   wakes the flusher, or flushes from here when the outbox is full (the
-   fetchers then wait for Redis rather than pile up memory). */
-static void outbox_added(struct rf *f)
-{
-    bool full = f->out.nargs > OUTBOX_MAX_ARGS || f->out.nends > OUTBOX_MAX_ENDS;
-    pthread_mutex_unlock(&f->lock);
-    if (full)
-        flush_now(f);
-    else
-        eddy_notify_one(f->to_flush);
-}
-
 static char *int_str(int v)
 {
     char *s = malloc(16);
@@ -541,7 +280,7 @@ static int r_add_links(struct frontier *f_, char *const *urls, int n, int depth,
         if ((a[k++] = strdup(urls[i])) == NULL)
             goto oom;
     pthread_mutex_lock(&f->lock);
-    if (outbox_reserve(&f->out, k, 0) < 0) {
+    if (fr_outbox_reserve(&f->out, k, 0) < 0) {
         pthread_mutex_unlock(&f->lock);
         goto oom;
     }
@@ -549,7 +288,7 @@ static int r_add_links(struct frontier *f_, char *const *urls, int n, int depth,
     f->out.nargs += k;
     f->out.groups++;
     free(a);
-    outbox_added(f);
+    fr_outbox_added(f);
     return n; /* queued for the flusher: how many were new is Redis's to say */
 oom:
     for (int i = 0; i < 3 + n; i++)
@@ -669,7 +408,7 @@ static void give_back(struct rf *f)
         entry_free(&re->e);
     }
     redisReply *r = NULL;
-    if (n > 0 && run_script_argv(f, S_GIVEBACK, HEAD + n, argv, NULL, &r) == 0)
+    if (n > 0 && fr_script_argv(f, S_GIVEBACK, HEAD + n, argv, NULL, &r) == 0)
         freeReplyObject(r);
 }
 
@@ -715,9 +454,9 @@ static void r_done(struct frontier *f_, struct entry *e)
     struct rentry *re = (struct rentry *)e;
     if (re->lease > 0) {
         pthread_mutex_lock(&f->lock);
-        if (outbox_reserve(&f->out, 0, 1) == 0) {
+        if (fr_outbox_reserve(&f->out, 0, 1) == 0) {
             f->out.ends[f->out.nends++] = re->lease;
-            outbox_added(f);
+            fr_outbox_added(f);
         } else {
             pthread_mutex_unlock(&f->lock);
             end_lease(f, re, false); /* no memory to defer it */
@@ -814,7 +553,7 @@ static void r_stats(struct frontier *f_, long *queued, long *in_flight, long *ho
     redisReply *r = NULL;
     int rc = -EAGAIN;
     if (!redis_pool_away(f->pool)) { /* not while reconnecting: the last known */
-        flush_now(f); /* this process's finished work counted */
+        fr_flush(f); /* this process's finished work counted */
         RUN_SCRIPT(f, S_STATS, &r, rc, "%s", "-");
     }
     pthread_mutex_lock(&f->lock);
@@ -859,7 +598,7 @@ static void stop_flusher(struct rf *f)
     eddy_notify_one(f->to_flush);
     (void)eddy_join(f->flusher, NULL);
     f->flusher = NULL;
-    flush_now(f); /* what a finisher added after */
+    fr_flush(f); /* what a finisher added after */
 }
 
 static void r_free(struct frontier *f_)
@@ -871,7 +610,7 @@ static void r_free(struct frontier *f_)
     if (f->defined)
         give_back(f);
     redis_pool_free(f->pool);
-    outbox_clear(&f->out);
+    fr_outbox_clear(&f->out);
     for (size_t i = 0; i < NBUCKETS; i++) {
         for (struct rhost *h = f->hosts[i], *nx; h != NULL; h = nx) {
             nx = h->next;
@@ -909,48 +648,6 @@ static const struct frontier_ops redis_ops = {
 /* Checks the crawl's definition against the one in Redis, or writes it
    when this process is the first (the DEF script): 0, -EINVAL with why
    naming the first thing that differs, or a command's error. */
-static int define(struct rf *f, const struct frontier_redis_opts *ro, char *why, size_t why_len)
-{
-    enum { MAX_ARGS = 96 };
-    char v[4][32];
-    snprintf(v[0], sizeof v[0], "%d", f->o.per_host);
-    snprintf(v[1], sizeof v[1], "%lld", (long long)f->o.delay_ms);
-    snprintf(v[2], sizeof v[2], "%ld", f->o.max_pages);
-    snprintf(v[3], sizeof v[3], "%lld", f->lease_ms);
-    const char *argv[MAX_ARGS] = {
-        "EVAL", LUA_COMMON LUA_DEF, "0", f->prefix, v[0], f->o.robots ? "1" : "0",
-        "--per-host", v[0], "--delay-ms", v[1], "--max-pages", v[2], "--lease-ms", v[3],
-        "--no-robots", f->o.robots ? "no" : "yes",
-    };
-    int argc = 16;
-    for (int i = 0; ro->def != NULL && ro->def[i] != NULL && ro->def[i + 1] != NULL; i += 2) {
-        if (argc + 2 > MAX_ARGS)
-            return -E2BIG;
-        argv[argc++] = ro->def[i];
-        argv[argc++] = ro->def[i + 1];
-    }
-    char *cmd;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
-    if (len < 0)
-        return -ENOMEM;
-    redisReply *r = NULL;
-    int rc = redis_pool_send(f->pool, &r, cmd, (size_t)len);
-    redisFreeCommand(cmd);
-    if (rc < 0)
-        return rc;
-    if (r->type == REDIS_REPLY_STRING && r->len > 0) {
-        snprintf(why, why_len, "crawl '%s' differs from this process in its %s (all processes "
-                 "on a crawl id must agree)", ro->crawl_id, r->str);
-        rc = -EINVAL;
-    } else if (r->type != REDIS_REPLY_STRING) {
-        snprintf(why, why_len, "the Redis frontier's definition: %s",
-                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        rc = -EIO;
-    }
-    freeReplyObject(r);
-    return rc;
-}
-
 struct frontier *frontier_redis_new(const struct frontier_opts *o,
                                     const struct frontier_redis_opts *ro, char *why,
                                     size_t why_len, int *err)
@@ -988,7 +685,7 @@ struct frontier *frontier_redis_new(const struct frontier_opts *o,
     }
     for (int s = 0; s < S_COUNT; s++) {
         redisReply *r;
-        if ((rc = command(f, &r, "SCRIPT LOAD %s", lua_src[s])) < 0)
+        if ((rc = fr_command(f, &r, "SCRIPT LOAD %s", fr_lua_src[s])) < 0)
             goto fail;
         bool ok = r->type == REDIS_REPLY_STRING && r->len < sizeof f->sha[s];
         if (ok)
@@ -1002,7 +699,7 @@ struct frontier *frontier_redis_new(const struct frontier_opts *o,
             goto fail;
         }
     }
-    if ((rc = define(f, ro, why, why_len)) < 0)
+    if ((rc = fr_define(f, ro, why, why_len)) < 0)
         goto fail;
     char key[160];
     snprintf(key, sizeof key, "%sdef", f->prefix);
@@ -1012,7 +709,7 @@ struct frontier *frontier_redis_new(const struct frontier_opts *o,
     eddy_spawn_opts so;
     eddy_spawn_opts_init(&so);
     so.name = "redis frontier flusher";
-    if ((rc = eddy_spawn_ex(&f->flusher, flusher, f, &so)) < 0)
+    if ((rc = eddy_spawn_ex(&f->flusher, fr_flusher, f, &so)) < 0)
         goto fail;
     return &f->base;
 fail:
