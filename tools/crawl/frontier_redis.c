@@ -263,22 +263,50 @@ static char *int_str(int v)
     return s;
 }
 
-static int r_add_links(struct frontier *f_, char *const *urls, int n, int depth,
+/* url's fingerprint for the table of URLs sent (never 0: an empty slot).
+   Two different URLs share one with odds of about one in 10^13 per
+   lookup at a full table: then the second is taken as sent and not
+   queued. */
+static uint64_t fingerprint(const char *url)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a, then a finaliser */
+    for (const char *s = url; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    return h | 1;
+}
+
+static _Atomic uint64_t *sent_slot(struct rf *f, uint64_t fp)
+{
+    return &f->sent[(fp >> 20) & (SENT_SLOTS - 1)];
+}
+
+static int r_add_links(struct frontier *f_, char *const *urls, int n_all, int depth,
                        const char *parent)
 {
     struct rf *f = (struct rf *)f_;
-    if (n <= 0)
+    if (n_all <= 0)
         return 0;
-    char **a = calloc((size_t)(3 + n), sizeof *a);
-    if (a == NULL)
-        return -ENOMEM;
-    int k = 0;
-    if ((a[k++] = int_str(depth)) == NULL || (a[k++] = strdup(parent ? parent : "")) == NULL ||
-        (a[k++] = int_str(n)) == NULL)
+    char **a = calloc((size_t)(3 + n_all), sizeof *a);
+    uint64_t *fps = malloc((size_t)n_all * sizeof *fps);
+    int k = 3, n = 0; /* depth, parent, n, then the URLs this process did not send yet */
+    if (a == NULL || fps == NULL)
         goto oom;
-    for (int i = 0; i < n; i++) /* each URL's host is cut from it by the script */
+    for (int i = 0; i < n_all; i++) { /* each URL's host is cut from it by the script */
+        uint64_t fp = fingerprint(urls[i]);
+        if (atomic_load_explicit(sent_slot(f, fp), memory_order_relaxed) == fp)
+            continue;
+        fps[n++] = fp;
         if ((a[k++] = strdup(urls[i])) == NULL)
             goto oom;
+    }
+    if (n == 0)
+        goto none;
+    if ((a[0] = int_str(depth)) == NULL || (a[1] = strdup(parent ? parent : "")) == NULL ||
+        (a[2] = int_str(n)) == NULL)
+        goto oom;
     pthread_mutex_lock(&f->lock);
     if (fr_outbox_reserve(&f->out, k, 0) < 0) {
         pthread_mutex_unlock(&f->lock);
@@ -287,13 +315,18 @@ static int r_add_links(struct frontier *f_, char *const *urls, int n, int depth,
     memcpy(f->out.args + f->out.nargs, a, (size_t)k * sizeof *a);
     f->out.nargs += k;
     f->out.groups++;
-    free(a);
     fr_outbox_added(f);
-    return n; /* queued for the flusher: how many were new is Redis's to say */
+    for (int i = 0; i < n; i++) /* sent from now on (the outbox keeps order) */
+        atomic_store_explicit(sent_slot(f, fps[i]), fps[i], memory_order_relaxed);
+none:
+    free(a);
+    free(fps);
+    return n; /* queued for the flusher: how many are new is Redis's to say */
 oom:
-    for (int i = 0; i < 3 + n; i++)
+    for (int i = 0; a != NULL && i < 3 + n_all; i++)
         free(a[i]);
     free(a);
+    free(fps);
     return -ENOMEM;
 }
 
@@ -625,6 +658,7 @@ static void r_free(struct frontier *f_)
     eddy_notify_free(f->to_flush);
     pthread_mutex_destroy(&f->lock);
     free(f->prefix);
+    free(f->sent);
     free(f);
 }
 
@@ -667,6 +701,8 @@ struct frontier *frontier_redis_new(const struct frontier_opts *o,
     char hn[64] = "?";
     (void)gethostname(hn, sizeof hn - 1);
     snprintf(f->owner, sizeof f->owner, "%s:%d:%p", hn, (int)getpid(), (void *)f);
+    if ((f->sent = calloc(SENT_SLOTS, sizeof *f->sent)) == NULL)
+        goto fail;
     if (asprintf(&f->prefix, "ec:%s:", ro->crawl_id) < 0) {
         f->prefix = NULL;
         goto fail;

@@ -22,6 +22,7 @@ enum {
     MAX_BATCH = 16,        /* entries leased by one call of next */
     OUTBOX_MAX_ARGS = 8192, /* past this many link arguments a finisher flushes itself */
     OUTBOX_MAX_ENDS = 1024,
+    SENT_SLOTS = 1 << 18,   /* 2 MiB of fingerprints */
 };
 enum { S_ADD, S_FLUSH, S_NEXT, S_END, S_RETRY, S_ROBOTS, S_STATS, S_GIVEBACK, S_COUNT };
 
@@ -73,8 +74,12 @@ struct rf {
     struct rhost *hosts[NBUCKETS];
     uint64_t rng;
     long st_queued, st_leased, st_hosts, st_done;
+    /* URLs this process sent to Redis already, by 64-bit fingerprint in a
+       direct-mapped table (a newer URL takes an older one's slot): a link
+       found again is not sent again. Racy on purpose: a lost update only
+       sends a URL twice, and Redis's seen set says it is not new. */
+    _Atomic uint64_t *sent;
 };
-
 
 bool fr_noscript(const redisReply *r);
 

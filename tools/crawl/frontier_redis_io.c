@@ -142,6 +142,7 @@ void fr_flush(struct rf *f)
                                    sizeof *argv);
         char *ids = malloc((size_t)o.nends * 24 + 1), *p = ids;
         char g[16];
+        bool sent = false;
         if (argv != NULL && ids != NULL) {
             int argc = HEAD;
             snprintf(g, sizeof g, "%d", o.groups);
@@ -157,8 +158,12 @@ void fr_flush(struct rf *f)
                 if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
                     eddy_notify_one(f->changed);
                 freeReplyObject(r);
+                sent = true;
             }
         }
+        if (!sent) /* its links are not in Redis: found again, they must go */
+            for (size_t i = 0; i < SENT_SLOTS; i++)
+                atomic_store_explicit(&f->sent[i], 0, memory_order_relaxed);
         free(argv);
         free(ids);
         eddy_notify_one(f->changed); /* slots are free */
