@@ -11,72 +11,13 @@ timeout. EDDY_IO_BACKEND in the environment picks the reactor backend.
 import collections
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-CRAWL, ORIGIN = sys.argv[1], sys.argv[2]
-SITE_PAGES = 60
-# Gaps between request starts are measured as arrivals at the origin: a
-# request on a new connection arrives later after its start (the handshake,
-# slow in sanitizer builds) than one on a kept connection.
-TRANSIT_SLACK = 0.005
-
-
-class Origin:
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, ORIGIN], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        _, port, control = self.proc.stdout.readline().split()
-        self.base = "http://127.0.0.1:%s" % port
-        self.control = "http://127.0.0.1:%s" % control
-
-    def get(self, path):
-        with urllib.request.urlopen(self.control + path, timeout=10) as r:
-            return json.loads(r.read())
-
-    def reset(self, robots="User-agent: *\nDisallow: /site/private/\n"):
-        req = urllib.request.Request(self.control + "/robots", data=robots.encode(), method="POST")
-        urllib.request.urlopen(req, timeout=10).read()
-        # what an earlier test left under way (an aborted slow request)
-        # would count in this one's maxima
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            st = self.stats()
-            if st["inflight"] == 0 and st["conns_now"] == 0:
-                break
-            time.sleep(0.05)
-        self.get("/reset-stats")
-
-    def stats(self):
-        return self.get("/stats")
-
-    def log(self):
-        return self.get("/log")
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-
-
-def run(args, timeout=60, **kw):
-    return subprocess.run([CRAWL] + args, capture_output=True, text=True, timeout=timeout, **kw)
-
-
-def lines(path):
-    with open(path) as f:
-        text = f.read()
-    assert text == "" or text.endswith("\n"), "the output ends inside a line"
-    return [json.loads(l) for l in text.splitlines()]  # every line must parse
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
+from crawl_testlib import CRAWL, SITE_PAGES, TRANSIT_SLACK, check, lines, run, run_tests  # noqa: F401
 
 
 # ------------------------------------------------------------------ tests
@@ -356,29 +297,7 @@ def test_bad_input_gets_one_line_and_its_exit_code(o, tmp):
 
 
 def main():
-    tests = [v for k, v in sorted(globals().items()) if k.startswith("test_")]
-    only = sys.argv[3:]
-    if only:
-        tests = [t for t in tests if t.__name__ in only]
-    o = Origin()
-    failed = 0
-    try:
-        for t in tests:
-            tmp = tempfile.mkdtemp(prefix="eddy-crawl-test-")
-            o.reset()
-            t0 = time.monotonic()
-            try:
-                t(o, tmp)
-                print("ok     %s (%.1f s)" % (t.__name__, time.monotonic() - t0), flush=True)
-            except Exception as e:  # noqa: BLE001 - report any failure and go on
-                failed += 1
-                print("FAILED %s: %s: %s" % (t.__name__, type(e).__name__, e), flush=True)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        o.close()
-    print("%d of %d failed" % (failed, len(tests)))
-    return 1 if failed else 0
+    return run_tests(globals(), "eddy-crawl-test-")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A local HTTP origin for eddy's client and crawler tests (loopback only).
 
-Started by the tests themselves: `origin.py` binds 127.0.0.1 on two free
-ports, prints "PORTS <main> <control>" on stdout and serves until its stdin
-closes (so it never outlives the test that started it).
+Started by the tests themselves: `origin.py [--bind ADDR]` binds 127.0.0.1
+(the main port: ADDR if given) on two free ports, prints "PORTS <main>
+<control>" on stdout and serves until its stdin closes (so it never
+outlives the test that started it).
 
 Main port (HTTP/1.1, keep-alive, a thread per connection):
   /hello                  200 "hello"
@@ -26,7 +27,9 @@ Main port (HTTP/1.1, keep-alive, a thread per connection):
 Control port: /stats gives JSON {"requests", "conns_now", "conns_max",
 "conns_total", "inflight_max", "paths": {path: count}}; /log the list of
 [time, path] of every request; /reset-stats zeroes them all (the maxima
-restart from what is open now); POST /robots sets robots.txt's text.
+restart from what is open now) and the site delay; POST /robots sets
+robots.txt's text; /site-delay?ms=N makes every /site/ page answer after
+N ms (requests that overlap, for limits on requests at once).
 """
 import gzip
 import http.server
@@ -220,6 +223,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         reset, always 500, gzip and chunked pages, and links that must not
         be followed (off-site, mailto:, javascript:, fragments)."""
         parts = path.split("/")
+        if SITE_DELAY[0]:
+            time.sleep(SITE_DELAY[0])
         if path.startswith("/site/p/") and parts[3].isdigit():
             return self.send_body(200, site_page(int(parts[3])).encode(), ctype="text/html")
         if path.startswith("/site/redirect/"):
@@ -274,6 +279,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 ROBOTS = "User-agent: *\nDisallow: /site/private/\n"
 FLAKY = {}
+SITE_DELAY = [0.0]  # seconds every /site/ request waits (/site-delay)
 LOG = []  # (monotonic time, path) of every request to the main port
 SITE_PAGES = 60
 
@@ -329,6 +335,9 @@ class Control(http.server.BaseHTTPRequestHandler):
                              inflight_max=STATS["inflight"], paths={})
                 del LOG[:]
                 FLAKY.clear()
+                SITE_DELAY[0] = 0.0
+            if self.path.startswith("/site-delay?ms="):
+                SITE_DELAY[0] = int(self.path.split("=", 1)[1]) / 1000.0
             if self.path == "/log":
                 body = json.dumps(LOG).encode()
             else:
@@ -350,7 +359,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def main():
-    main_srv = Server(("127.0.0.1", 0), Handler)
+    # --bind ADDR: the main port on ADDR instead of loopback (a test whose
+    # clients are in other network namespaces); the control port stays on
+    # 127.0.0.1
+    bind = sys.argv[sys.argv.index("--bind") + 1] if "--bind" in sys.argv[1:-1] else "127.0.0.1"
+    main_srv = Server((bind, 0), Handler)
     ctl_srv = Server(("127.0.0.1", 0), Control)
     for s in (main_srv, ctl_srv):
         threading.Thread(target=s.serve_forever, daemon=True).start()

@@ -381,10 +381,11 @@ static void take_leased(struct rf *f, const redisReply *r, size_t i)
         end_lease(f, &tmp, false);
         return;
     }
-    if (f->o.robots && !re->e.is_robots && st->str[0] == 'R' && !allowed(f, re)) {
-        end_lease(f, re, true);
+    /* robots.txt forbids it: recorded, not fetched; its lease ends when it
+       is done (after its line), so a process killed before the line loses
+       nothing: the lease comes back */
+    if (f->o.robots && !re->e.is_robots && st->str[0] == 'R' && !allowed(f, re))
         re->e.blocked = true;
-    }
     pthread_mutex_lock(&f->lock);
     struct rentry **tail = &f->ready; /* in the order leased */
     while (*tail != NULL)
@@ -485,7 +486,9 @@ static void r_done(struct frontier *f_, struct entry *e)
 {
     struct rf *f = (struct rf *)f_;
     struct rentry *re = (struct rentry *)e;
-    if (re->lease > 0) {
+    if (e->blocked) {
+        end_lease(f, re, true); /* no fetch: no page counted, the host's start put back */
+    } else if (re->lease > 0) {
         pthread_mutex_lock(&f->lock);
         if (fr_outbox_reserve(&f->out, 0, 1) == 0) {
             f->out.ends[f->out.nends++] = re->lease;
