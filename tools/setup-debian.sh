@@ -6,9 +6,10 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q -o DPkg::Lock::Timeout=600
-# libhiredis-dev and redis-server: the Redis example and its test
-# (tests/integration/test_redis.c), which starts its own server on a free
-# loopback port. Where services may start (systemd, or no policy-rc.d in a
+# libhiredis-dev and redis-server: the Redis example, eddy-crawl's shared
+# frontier and their tests (tests/integration/test_redis.c,
+# tests/crawl/test_crawl_redis.py), which start their own server on a free
+# loopback port; iproute2: that test's run in network namespaces (root). Where services may start (systemd, or no policy-rc.d in a
 # container), the package also starts the system's server on
 # 127.0.0.1:6379; nothing here uses it, and it is left alone.
 # python3: the local HTTP origin of the client and crawler tests
@@ -23,5 +24,5 @@ $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 \
     build-essential cmake pkg-config ca-certificates clang libclang-rt-dev \
     libcmocka-dev libjemalloc-dev libbenchmark-dev \
     libcurl4-openssl-dev liburing-dev doxygen node-llhttp \
-    libhiredis-dev redis-server python3 libxml2-dev libjansson-dev \
+    libhiredis-dev redis-server iproute2 python3 libxml2-dev libjansson-dev \
     nghttp2-server openssl gnuplot-nox
