@@ -11,7 +11,8 @@
 --   next:HOST     string  when the host may start its next fetch (ms, Redis's clock)
 --   active:HOST   string  fetches under way on the host, all processes
 --   robots:HOST   hash    st (P pending, F being fetched, R ready, - robots off),
---                         delay (Crawl-delay ms, capped; -1 none), rules (text)
+--                         delay (Crawl-delay ms, capped; -1 none), rules (text),
+--                         c (continuations in the host's queue)
 --   leases        zset    lease ids by expiry (ms)
 --   lease         hash    lease id -> "HOST\nSET\nPREV\nOWNER\nENTRY" (SET/PREV: the
 --                         host's next start after/before it; OWNER: the process)
@@ -80,7 +81,10 @@ local function enqueue(h, e, front)
     redis.call('RPUSH', q, e)
   end
   redis.call('HINCRBY', C, 'queued', 1)
-  if kind(e) == 'C' then redis.call('HINCRBY', C, 'cont', 1) end
+  if kind(e) == 'C' then
+    redis.call('HINCRBY', C, 'cont', 1)
+    redis.call('HINCRBY', rk, 'c', 1) -- the host's: past the budget, only these go
+  end
   resched(h)
 end
 

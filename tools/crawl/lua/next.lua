@@ -48,7 +48,7 @@ while got < want do
     break
   end
   local q, rk = P .. 'q:' .. h, P .. 'robots:' .. h
-  local rs = redis.call('HMGET', rk, 'st', 'delay')
+  local rs = redis.call('HMGET', rk, 'st', 'delay', 'c')
   local d = math.max(delay, num(rs[2]))
   local free = PH - num(redis.call('GET', P .. 'active:' .. h))
   local n = math.min(want - got, free)
@@ -60,8 +60,9 @@ while got < want do
   elseif kind(head) == 'R' then
     redis.call('LPOP', q)
     es = {head}
-  elseif spent() then
-    local e = kind(head) ~= 'P' and redis.call('LPOP', q) or take_unbudgeted(q)
+  elseif spent() then -- only continuations, and only where the host has some
+    local e = kind(head) ~= 'P' and redis.call('LPOP', q) or
+              (num(rs[3]) > 0 and take_unbudgeted(q)) or nil
     if e then es = {e} end
   else
     if maxp > 0 then n = math.min(n, maxp - pages0 - n_pages) end
@@ -77,11 +78,12 @@ while got < want do
     redis.call('SET', P .. 'next:' .. h, ns)
     if kind(es[1]) == 'R' then redis.call('HSET', rk, 'st', 'F') end
     local last = redis.call('INCRBY', P .. 'seq', k)
+    local host_cont = 0
     for j, e in ipairs(es) do
       local id = last - k + j
       local ek = kind(e)
       n_queued = n_queued + 1
-      if ek == 'C' then n_cont = n_cont + 1 end
+      if ek == 'C' then host_cont = host_cont + 1 end
       if ek == 'P' then n_pages = n_pages + 1 end
       lease_h[#lease_h + 1] = id
       lease_h[#lease_h + 1] = lease_pack(h, ns, prev, owner, e)
@@ -91,6 +93,10 @@ while got < want do
       out[#out + 1] = e
       out[#out + 1] = h
       out[#out + 1] = rs[1] or '-'
+    end
+    if host_cont > 0 then
+      n_cont = n_cont + host_cont
+      redis.call('HINCRBY', rk, 'c', -host_cont)
     end
     got = got + k
     resched(h)
