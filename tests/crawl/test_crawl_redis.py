@@ -319,6 +319,38 @@ def test_redis_back_without_the_crawl_ends_it_with_7(o, tmp):
         r.close()
 
 
+def test_state_with_a_frontier_keeps_the_output_whole(o, tmp):
+    """--state DIR beside --frontier: the directory is tied to that crawl
+    (another crawl id is refused with 6), a line a kill cut short is
+    removed when the process starts again, and no queue.log is kept (the
+    frontier is the record of what is queued)."""
+    r = Redis(tmp)
+    try:
+        cid = crawl_id("state")
+        state, out = os.path.join(tmp, "state"), os.path.join(tmp, "out.jsonl")
+        common = ["-q", "--frontier", r.url, "--per-host", "2", "--delay-ms", "0",
+                  "--state", state, "-o", out, o.seed] + FAST
+        res = run(["--crawl-id", cid] + common)
+        check(res.returncode == 0, "exit %d: %s" % (res.returncode, res.stderr))
+        rows = lines(out)
+        check(len(rows) > 50, "%d lines" % len(rows))
+        with open(os.path.join(state, "crawl.conf")) as f:
+            conf = f.read()
+        check("crawl-id %s\n" % cid in conf and "frontier %s\n" % r.url in conf,
+              "crawl.conf: %r" % conf)
+        check(not os.path.exists(os.path.join(state, "queue.log")), "a queue.log was kept")
+        res = run(["--crawl-id", cid + "-other"] + common)
+        check(res.returncode == 6 and one_line(res.stderr), "another crawl id: exit %d, %r"
+              % (res.returncode, res.stderr))
+        with open(out, "a") as f:
+            f.write('{"url": "http://cut.short/')  # what a kill leaves
+        res = run(["--crawl-id", cid] + common)  # the crawl is over: nothing to fetch
+        check(res.returncode == 0, "restart: exit %d: %s" % (res.returncode, res.stderr))
+        check(lines(out) == rows, "the restart changed the lines beyond the cut one")
+    finally:
+        r.close()
+
+
 def test_bad_input_gets_one_line_and_its_exit_code(o, tmp):
     r = Redis(tmp)
     try:
