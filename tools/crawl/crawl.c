@@ -9,7 +9,8 @@
  * Links are queued before the page's line is written, so a resumed crawl
  * (state.c) never loses them. A watcher task turns the first Ctrl-C into
  * a drain and the second into an abort; a ticker task draws the progress
- * line.
+ * line. With --frontier the frontier lives in Redis (frontier_redis.c),
+ * made by the first task (it needs the runtime) and closed by it.
  */
 #include "crawl.h"
 

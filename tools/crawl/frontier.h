@@ -6,9 +6,10 @@
  * host's robots.txt before any other URL of it), retries waiting their
  * turn without a fetch slot, redirect hops queued like any URL of their
  * host, the page budget, and the end of the crawl. Fetcher tasks call it
- * from any worker. Behind struct frontier_ops so that a frontier shared
- * by many processes (Redis) can take its place later; this one lives in
- * the process, with an optional append-only log for resuming.
+ * from any worker. Two frontiers stand behind struct frontier_ops: the
+ * in-process one (frontier.c, with an optional append-only log for
+ * resuming) and one shared by many processes through Redis
+ * (frontier_redis.c, --frontier).
  */
 #ifndef EDDY_CRAWL_FRONTIER_H
 #define EDDY_CRAWL_FRONTIER_H
