@@ -29,13 +29,19 @@ from crawl_testlib import *  # noqa: F401,F403 - the helpers these tests are wri
 
 # ------------------------------------------------------------------ tests
 
+def frontier_args(url, cid, seed, *opts, quiet=True):
+    """A crawl of seed on the frontier url, crawl id cid, --per-host 2,
+    with opts."""
+    return ((["-q"] if quiet else []) + ["--frontier", url, "--crawl-id", cid, "--per-host", "2"]
+            + list(opts) + [seed] + FAST)
+
+
 def test_three_processes_share_one_crawl(o, tmp):
     ref = reference(o, tmp)
     r = Redis(tmp)
     try:
         cid = crawl_id("three")
-        common = ["--frontier", r.url, "--crawl-id", cid, "--per-host", "2", "--delay-ms", "30",
-                  "-c", "4", o.seed] + FAST
+        common = frontier_args(r.url, cid, o.seed, "--delay-ms", "30", "-c", "4", quiet=False)
         # -w differs between them (a per-process option); the first one
         # prints its summary
         crawls = [Crawl(tmp, "p0", common),
@@ -80,8 +86,7 @@ def test_three_processes_hold_the_per_host_limit_without_delay(o, tmp):
     try:
         o.get("/site-delay?ms=20")
         cid = crawl_id("slots")
-        common = ["-q", "--frontier", r.url, "--crawl-id", cid, "--per-host", "2",
-                  "--delay-ms", "0", "-c", "4", o.seed] + FAST
+        common = frontier_args(r.url, cid, o.seed, "--delay-ms", "0", "-c", "4")
         crawls = [Crawl(tmp, "p%d" % i, common) for i in range(3)]
         rcs = wait_all(crawls, 90)
         check(rcs == [0, 0, 0], "exit statuses %s: %s" % (rcs, [c.stderr() for c in crawls]))
@@ -99,9 +104,8 @@ def test_a_process_killed_with_9_loses_nothing(o, tmp):
     try:
         o.get("/site-delay?ms=30")  # the victim is likely killed with a request under way
         cid = crawl_id("kill")
-        common = ["-q", "--frontier", r.url, "--crawl-id", cid, "--per-host", "2",
-                  "--delay-ms", "40", "-c", "4", "--timeout-ms", "1000", "--lease-ms", "1500",
-                  o.seed] + FAST
+        common = frontier_args(r.url, cid, o.seed, "--delay-ms", "40", "-c", "4", "--timeout-ms",
+                               "1000", "--lease-ms", "1500")
         crawls = [Crawl(tmp, "p%d" % i, common) for i in range(3)]
         victim, others = crawls[0], crawls[1:]
         # kill it while it holds a lease (so that the lease must come back),
@@ -164,9 +168,8 @@ def test_a_stalled_process_loses_its_leases_to_the_others(o, tmp):
     try:
         o.get("/site-delay?ms=30")
         cid = crawl_id("stall")
-        common = ["-q", "--frontier", r.url, "--crawl-id", cid, "--per-host", "2",
-                  "--delay-ms", "40", "-c", "4", "--timeout-ms", "1000", "--lease-ms", "1500",
-                  o.seed] + FAST
+        common = frontier_args(r.url, cid, o.seed, "--delay-ms", "40", "-c", "4", "--timeout-ms",
+                               "1000", "--lease-ms", "1500")
         crawls = [Crawl(tmp, "p%d" % i, common) for i in range(3)]
         stalled, others = crawls[0], crawls[1:]
         held = []
@@ -217,9 +220,8 @@ def test_redis_restarted_with_its_data_mid_crawl(o, tmp):
     r = Redis(tmp, persist=True)
     try:
         cid = crawl_id("restart")
-        common = ["--frontier", r.url, "--crawl-id", cid, "--per-host", "2",
-                  "--delay-ms", "30", "-c", "4", "--timeout-ms", "2000", "--lease-ms", "6000",
-                  o.seed] + FAST
+        common = frontier_args(r.url, cid, o.seed, "--delay-ms", "30", "-c", "4", "--timeout-ms",
+                               "2000", "--lease-ms", "6000", quiet=False)
         # the first says what happens; the others are quiet
         crawls = [Crawl(tmp, "p%d" % i, (["-q"] if i else []) + common) for i in range(3)]
         wait_until(lambda: sum(c.nlines() for c in crawls) >= 30, 30, "30 lines")
@@ -267,9 +269,8 @@ def test_redis_gone_for_good_ends_every_process_with_7(o, tmp):
     r = Redis(tmp)
     try:
         cid = crawl_id("gone")
-        common = ["-q", "--frontier", r.url, "--crawl-id", cid, "--per-host", "2",
-                  "--delay-ms", "30", "-c", "4", "--timeout-ms", "2000", "--lease-ms", "3000",
-                  "--redis-retry-ms", "1000", o.seed] + FAST
+        common = frontier_args(r.url, cid, o.seed, "--delay-ms", "30", "-c", "4", "--timeout-ms",
+                               "2000", "--lease-ms", "3000", "--redis-retry-ms", "1000")
         crawls = [Crawl(tmp, "p%d" % i, common) for i in range(3)]
         wait_until(lambda: sum(c.nlines() for c in crawls) >= 20, 30, "20 lines")
         check(all(c.running() for c in crawls), "a process ended before Redis was stopped")
@@ -295,9 +296,8 @@ def test_redis_back_without_the_crawl_ends_it_with_7(o, tmp):
     r = Redis(tmp)  # no persistence: a restart comes back empty
     try:
         cid = crawl_id("empty")
-        common = ["-q", "--frontier", r.url, "--crawl-id", cid, "--per-host", "2",
-                  "--delay-ms", "30", "-c", "4", "--timeout-ms", "2000", "--lease-ms", "3000",
-                  "--redis-retry-ms", "10000", o.seed] + FAST
+        common = frontier_args(r.url, cid, o.seed, "--delay-ms", "30", "-c", "4", "--timeout-ms",
+                               "2000", "--lease-ms", "3000", "--redis-retry-ms", "10000")
         crawls = [Crawl(tmp, "p%d" % i, common) for i in range(3)]
         wait_until(lambda: sum(c.nlines() for c in crawls) >= 20, 30, "20 lines")
         check(all(c.running() for c in crawls), "a process ended before Redis was stopped")
@@ -446,8 +446,7 @@ def test_three_network_namespaces_share_one_crawl(o, tmp):
                        step=0.1)
         cid = crawl_id("netns")
         url = "redis://%s:%d/0" % (br.addr, r.port)
-        common = ["-q", "--frontier", url, "--crawl-id", cid, "--per-host", "2",
-                  "--delay-ms", "30", "-c", "4", origin.seed] + FAST
+        common = frontier_args(url, cid, origin.seed, "--delay-ms", "30", "-c", "4")
         crawls = [Crawl(tmp, "ns%d" % k, common, ns=br.ns[k]) for k in range(3)]
         # who Redis sees: the three namespaces' addresses
         peers = set()

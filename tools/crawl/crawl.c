@@ -395,6 +395,20 @@ static void summary(struct crawl *c)
                         "%ld in flight, %ld queued\n", c->o->crawl_id, all, in_flight, queued);
 }
 
+/* The frontier's options from the command line's (no log yet). */
+static struct frontier_opts frontier_opts_of(const struct crawl_opts *o)
+{
+    return (struct frontier_opts){
+        .per_host = o->per_host,
+        .delay_ms = o->delay_ms,
+        .max_pages = o->max_pages,
+        .robots = o->robots,
+        .max_crawl_delay_ms = MAX_CRAWL_DELAY_MS,
+        .log_fd = -1,
+        .quiet = o->quiet,
+    };
+}
+
 /* What processes on one Redis crawl must agree on besides the frontier's
    own options: (name, value) pairs, NULL-terminated, the lists sorted so
    that their order on the command line does not matter. */
@@ -479,15 +493,7 @@ static void *crawl_main(void *arg)
     struct crawl *c = arg;
     eddy_task *watcher = NULL, *ticker = NULL;
     if (c->f == NULL) {
-        struct frontier_opts fo = {
-            .per_host = c->o->per_host,
-            .delay_ms = c->o->delay_ms,
-            .max_pages = c->o->max_pages,
-            .robots = c->o->robots,
-            .max_crawl_delay_ms = MAX_CRAWL_DELAY_MS,
-            .log_fd = -1,
-            .quiet = c->o->quiet,
-        };
+        struct frontier_opts fo = frontier_opts_of(c->o);
         if ((c->setup_rc = open_redis_frontier(c, &fo)) < 0) {
             close_redis_frontier(c);
             return NULL;
@@ -592,15 +598,7 @@ int crawl_run(const struct crawl_opts *o, char *why, size_t why_len, int *err)
     if ((rc = make_clients(&c)) < 0)
         goto out;
     if (o->redis_host == NULL) { /* in-process: made here (Redis: by crawl_main) */
-        struct frontier_opts fo = {
-            .per_host = o->per_host,
-            .delay_ms = o->delay_ms,
-            .max_pages = o->max_pages,
-            .robots = o->robots,
-            .max_crawl_delay_ms = MAX_CRAWL_DELAY_MS,
-            .log_fd = -1, /* not while replaying */
-            .quiet = o->quiet,
-        };
+        struct frontier_opts fo = frontier_opts_of(o); /* no log while replaying */
         rc = -ENOMEM;
         if ((c.f = frontier_mem_new(&fo)) == NULL)
             goto out;

@@ -61,7 +61,8 @@ struct frontier_ops {
        new, 0 when seen before, -ENOMEM. */
     int (*add)(struct frontier *f, const char *url, int depth, const char *parent);
     /* add() for the n links of one page (normalised), at once: how many
-       were new, or -ENOMEM (or the store's error: some may be queued). */
+       were new (the Redis frontier: how many it passed on to be queued,
+       Redis dropping those seen), or -ENOMEM. */
     int (*add_links)(struct frontier *f, char *const *urls, int n, int depth,
                      const char *parent);
     /* The next entry to fetch: waits until one is due (politeness,

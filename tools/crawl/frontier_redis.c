@@ -366,32 +366,26 @@ static struct rentry *pop_ready(struct rf *f)
 }
 
 /* Entry i of a next reply (lease, entry, host, robots state from
-   element 1 + 4i) onto the ready list; one robots.txt forbids is marked
-   blocked and its lease ended (recorded, not fetched: no slot). */
-static void take_leased(struct rf *f, const redisReply *r, size_t i)
+   element 1 + 4i), or NULL (given up, as done, when it cannot be read). */
+static struct rentry *take_leased(struct rf *f, const redisReply *r, size_t i)
 {
     const redisReply *id = r->element[1 + 4 * i], *e = r->element[2 + 4 * i],
                      *h = r->element[3 + 4 * i], *st = r->element[4 + 4 * i];
     if (id->type != REDIS_REPLY_INTEGER || e->type != REDIS_REPLY_STRING ||
         h->type != REDIS_REPLY_STRING || st->type != REDIS_REPLY_STRING)
-        return;
+        return NULL;
     struct rentry *re = entry_parse(e->str, e->len, id->integer, h->str);
     if (re == NULL) { /* OOM or garbage: given up, as done */
         struct rentry tmp = { .lease = id->integer };
         end_lease(f, &tmp, false);
-        return;
+        return NULL;
     }
     /* robots.txt forbids it: recorded, not fetched; its lease ends when it
        is done (after its line), so a process killed before the line loses
        nothing: the lease comes back */
     if (f->o.robots && !re->e.is_robots && st->str[0] == 'R' && !allowed(f, re))
         re->e.blocked = true;
-    pthread_mutex_lock(&f->lock);
-    struct rentry **tail = &f->ready; /* in the order leased */
-    while (*tail != NULL)
-        tail = &(*tail)->ready_next;
-    *tail = re;
-    pthread_mutex_unlock(&f->lock);
+    return re;
 }
 
 /* One call of the next script for up to want entries, put on the ready
@@ -415,8 +409,17 @@ static int next_batch(struct rf *f, int want, int64_t *wait_ms)
             res = 0;
         } else if (code == 1 && r->elements >= 5 && (r->elements - 1) % 4 == 0) {
             size_t n = (r->elements - 1) / 4;
-            for (size_t i = 0; i < n; i++)
-                take_leased(f, r, i);
+            struct rentry *first = NULL, **link = &first; /* in the order leased */
+            for (size_t i = 0; i < n; i++) {
+                if ((*link = take_leased(f, r, i)) != NULL)
+                    link = &(*link)->ready_next;
+            }
+            pthread_mutex_lock(&f->lock);
+            struct rentry **tail = &f->ready;
+            while (*tail != NULL)
+                tail = &(*tail)->ready_next;
+            *tail = first;
+            pthread_mutex_unlock(&f->lock);
             res = (int)n;
             *wait_ms = 0;
         }

@@ -81,6 +81,7 @@ struct rf {
     _Atomic uint64_t *sent;
 };
 
+/* Whether r says Redis does not have the script (a restart, SCRIPT FLUSH). */
 bool fr_noscript(const redisReply *r);
 
 /* A command (redisCommand's format) through the pool. */
@@ -93,21 +94,21 @@ int fr_script_failed(struct rf *f, redisReply **r);
 /* Runs script s with "prefix per_host robots" then tail's arguments:
    EVALSHA, and EVAL when Redis lost the script (a restart, SCRIPT FLUSH).
    rc: 0 with *out a reply that is no error, or a negative errno. */
-#define RUN_SCRIPT(f, s, out, rc, tail, ...)                                              \
-    do {                                                                                  \
+#define RUN_SCRIPT(f, s, out, rc, tail, ...)                                               \
+    do {                                                                                   \
         rc = fr_command((f), (out), "EVALSHA %s 0 %s %d %d " tail, (f)->sha[s], (f)->prefix, \
-                     (f)->o.per_host, (int)(f)->o.robots, __VA_ARGS__);                   \
-        if (rc == 0 && fr_noscript(*(out))) {                                                \
-            freeReplyObject(*(out));                                                      \
-            rc = fr_command((f), (out), "EVAL %s 0 %s %d %d " tail, fr_lua_src[s], (f)->prefix, \
-                         (f)->o.per_host, (int)(f)->o.robots, __VA_ARGS__);               \
-        }                                                                                 \
-        if (rc == 0)                                                                      \
-            rc = fr_script_failed((f), (out));                                               \
+                        (f)->o.per_host, (int)(f)->o.robots, __VA_ARGS__);                 \
+        if (rc == 0 && fr_noscript(*(out))) {                                              \
+            freeReplyObject(*(out));                                                       \
+            rc = fr_command((f), (out), "EVAL %s 0 %s %d %d " tail, fr_lua_src[s],         \
+                            (f)->prefix, (f)->o.per_host, (int)(f)->o.robots, __VA_ARGS__); \
+        }                                                                                  \
+        if (rc == 0)                                                                       \
+            rc = fr_script_failed((f), (out));                                             \
     } while (0)
 
 /* The arguments every script starts with: EVALSHA sha 0 prefix per_host
-   robots (filled by run_script_argv). */
+   robots (filled by fr_script_argv). */
 enum { HEAD = 6 };
 
 int fr_script_argv(struct rf *f, int s, int argc, const char **argv, size_t *lens,

@@ -57,7 +57,7 @@ int fr_script_failed(struct rf *f, redisReply **r)
 /* RUN_SCRIPT for arguments given as a vector: argv[HEAD..argc) (lens
    NULL: strings), argv[0..HEAD) left for this to fill. */
 int fr_script_argv(struct rf *f, int s, int argc, const char **argv, size_t *lens,
-                           redisReply **out)
+                   redisReply **out)
 {
     char ph[16];
     snprintf(ph, sizeof ph, "%d", f->o.per_host);
