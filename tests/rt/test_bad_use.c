@@ -15,7 +15,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -224,9 +227,30 @@ static void idle_worker_start(struct idle_worker *w, void (*handler)(int))
     atomic_store(&handler_ran, false);
 }
 
-/* Signals the worker and waits up to wait_ms for the handler to end. */
+/* Whether thread tid is blocked in the system call its worker parks in
+   (/proc/self/task/TID/syscall starts with the call's number). */
+static bool parked(pid_t tid)
+{
+    char path[64], buf[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return true; /* cannot tell: signal it anyway */
+    bool ok = fgets(buf, sizeof buf, f) != NULL;
+    fclose(f);
+    long nr = ok ? strtol(buf, NULL, 10) : -1;
+    return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2 ||
+           nr == SYS_io_uring_enter;
+}
+
+/* Signals the worker once it is parked, and waits up to wait_ms for the
+   handler to end. Parked first: ThreadSanitizer keeps a signal that lands
+   while a task's fiber runs for when that fiber runs again, which a
+   finished task's never does. */
 static bool idle_worker_signal(struct idle_worker *w, int wait_ms)
 {
+    for (int i = 0; i < 5000 && !parked(w->tid); i++)
+        usleep(1000);
     assert_int_equal(tgkill(getpid(), w->tid, SIGUSR1), 0);
     return handler_end(wait_ms);
 }
